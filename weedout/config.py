@@ -1,0 +1,234 @@
+"""Presets (frozen dataclasses), validation of notebook/CLI parameters, a stable config digest.
+
+Every setting of a run lives in one `Config`. The three presets below are *our* choices: the
+paper (arXiv 2403.08265) does not give its datasets' widths, budgets or hyperparameters, so we
+picked the field's standard ones and say so in the README.
+
+The notebook parameters (PRESET, DATASETS, MODELS, SPARSITIES, SEEDS, CANDIDATES, EPOCHS, DEVICE,
+DATA_ROOT, RESULTS_DIR, FIGURES_DIR) are checked here, before any work starts, and each bad value
+gets an error naming the parameter, the value and what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from . import paths
+
+DEVICES = ("auto", "cpu", "cuda")
+SCORES = ("loss", "error")
+
+
+@dataclass(frozen=True)
+class Config:
+    preset: str = "smoke"
+    # -- the grid: which trials exist (not hashed: extending the grid reuses finished trials) --
+    datasets: tuple[str, ...] = ("digits",)
+    models: tuple[str, ...] | None = None     # None: each dataset's default parents
+    sparsities: tuple[float, ...] = (0.5, 0.9)  # fraction of hidden nodes removed per layer
+    seeds: tuple[int, ...] = (0, 1)           # seed = parent init + data order (pairs methods)
+    # -- search --
+    candidates: int = 8                       # N masks scored by the random-search heuristic
+    strategy: str = "random_search"           # key of weedout.search.STRATEGIES
+    score: str = "loss"                       # "loss": CE of the masked untrained net; "error"
+    score_batch: int = 512                    # size of the fixed scoring batch (training split)
+    # -- parents --
+    mlp_widths: tuple[int, ...] = (256, 256)  # hidden nodes per layer of the MLP parent
+    cnn_channels: tuple[int, ...] = (32, 64)  # channels (= nodes) per conv block of the CNNs
+    # -- training: identical for every method --
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 0.05                          # SGD peak learning rate, cosine-annealed per step
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    # -- where and how (not hashed) --
+    device: str = "auto"
+    data_root: str | None = None
+    results_dir: str | None = None
+    figures_dir: str | None = None
+    equivalence_margin: float = 0.01          # TOST margin, absolute test accuracy (1 point)
+
+    # Fields that only select trials or say where to run: they never change a trial's numbers.
+    UNHASHED = ("preset", "datasets", "models", "sparsities", "seeds", "device", "data_root",
+                "results_dir", "figures_dir", "equivalence_margin")
+
+    @property
+    def results_path(self) -> Path:
+        return paths.resolve(self.results_dir, paths.results_dir(self.preset))
+
+    @property
+    def figures_path(self) -> Path:
+        return paths.resolve(self.figures_dir, paths.figures_dir(self.preset))
+
+    @property
+    def data_path(self) -> Path:
+        return paths.resolve(self.data_root, paths.DATA)
+
+    def digest(self) -> str:
+        """Digest of the hashed fields that differ from the defaults (open_lth's habit: adding
+        an option with a default never renames the folders of old runs)."""
+        default = Config()
+        changed = {f.name: getattr(self, f.name) for f in fields(self)
+                   if f.name not in self.UNHASHED and getattr(self, f.name) != getattr(default, f.name)}
+        blob = json.dumps(changed, sort_keys=True, default=list)
+        return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, Config] = {
+    # Seconds on a 2-core CPU: what nbval, the tests and a plain "Run all" use.
+    "smoke": Config(preset="smoke", datasets=("digits",), sparsities=(0.5, 0.9), seeds=(0, 1),
+                    candidates=8, epochs=3, mlp_widths=(64, 64), batch_size=64, lr=0.05),
+    # The main command's default: two offline datasets, the full sparsity sweep, < 20 min on CPU.
+    "cpu": Config(preset="cpu", datasets=("digits", "mnist1d"),
+                  sparsities=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), seeds=tuple(range(8)),
+                  candidates=100, epochs=30, mlp_widths=(256, 256), cnn_channels=(32, 32),
+                  batch_size=64, lr=0.05),
+    # Paper scale, for a GPU: MNIST, Fashion-MNIST, CIFAR-10 via torchvision.
+    "paper": Config(preset="paper", datasets=("mnist", "fashion_mnist", "cifar10"),
+                    sparsities=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), seeds=tuple(range(10)),
+                    candidates=1000, epochs=20, mlp_widths=(512, 512), cnn_channels=(32, 64, 128),
+                    batch_size=128, lr=0.02, score_batch=1024),
+}
+
+# Notebook/CLI parameter name -> Config field.
+PARAMETERS = {"DATASETS": "datasets", "MODELS": "models", "SPARSITIES": "sparsities",
+              "SEEDS": "seeds", "CANDIDATES": "candidates", "EPOCHS": "epochs",
+              "DEVICE": "device", "DATA_ROOT": "data_root", "RESULTS_DIR": "results_dir",
+              "FIGURES_DIR": "figures_dir"}
+
+
+def _bad(name: str, value, allowed: str) -> ValueError:
+    return ValueError(f"{name}={value!r} is not allowed: {allowed}")
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _names(name: str, value, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    items = (value,) if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not items:
+        raise _bad(name, value, f"a non-empty list of names from {list(allowed)}")
+    for v in items:
+        if v not in allowed:
+            raise _bad(name, v, f"each entry must be one of {list(allowed)}")
+    if len(set(items)) != len(items):
+        raise _bad(name, value, "entries must not repeat")
+    return tuple(items)
+
+
+def _count(name: str, value) -> int:
+    if not _is_int(value) or value < 1:
+        raise _bad(name, value, "a positive whole number (>= 1)")
+    return value
+
+
+def _sparsities(value) -> tuple[float, ...]:
+    items = [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    if not isinstance(items, (list, tuple)) or not items:
+        raise _bad("SPARSITIES", value, "a non-empty list of numbers in [0, 1)")
+    out = []
+    for s in items:
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not (0 <= s < 1) or math.isnan(s):
+            raise _bad("SPARSITIES", s, "each sparsity must be a number in [0, 1) "
+                       "(the fraction of hidden nodes removed)")
+        out.append(round(float(s), 6))
+    if len(set(out)) != len(out):
+        raise _bad("SPARSITIES", value, "sparsity levels must not repeat")
+    return tuple(sorted(out))
+
+
+def _seeds(value) -> tuple[int, ...]:
+    if _is_int(value):
+        return tuple(range(_count("SEEDS", value)))
+    if not isinstance(value, (list, tuple)) or not value:
+        raise _bad("SEEDS", value, "a count n >= 1 (seeds 0..n-1) or a non-empty list of "
+                   "distinct whole numbers >= 0")
+    for s in value:
+        if not _is_int(s) or s < 0:
+            raise _bad("SEEDS", s, "each seed must be a whole number >= 0")
+    if len(set(value)) != len(value):
+        raise _bad("SEEDS", value, "seeds must not repeat")
+    return tuple(value)
+
+
+def _path(name: str, value):
+    if value is not None and not isinstance(value, (str, Path)):
+        raise _bad(name, value, "a folder path (str) or None for the preset's default")
+    return None if value is None else str(value)
+
+
+def resolve(PRESET: str = "smoke", **params) -> Config:
+    """The Config for a preset with notebook parameters applied; None means 'from the preset'.
+
+    Raises ValueError naming the parameter, its value and what is allowed, before any work.
+    """
+    from . import data, search  # late: keep `import weedout.config` light
+
+    if PRESET not in PRESETS:
+        raise _bad("PRESET", PRESET, f"one of {list(PRESETS)}")
+    unknown = sorted(set(params) - set(PARAMETERS))
+    if unknown:
+        raise _bad(unknown[0], params[unknown[0]], f"known parameters are PRESET, {', '.join(PARAMETERS)}")
+    base = PRESETS[PRESET]
+    given = {k: v for k, v in params.items() if v is not None}
+    changes: dict = {}
+    if "DATASETS" in given:
+        changes["datasets"] = _names("DATASETS", given["DATASETS"], tuple(data.DATASETS))
+    if "MODELS" in given:
+        changes["models"] = _names("MODELS", given["MODELS"], tuple(data.MODELS))
+    if "SPARSITIES" in given:
+        changes["sparsities"] = _sparsities(given["SPARSITIES"])
+    if "SEEDS" in given:
+        changes["seeds"] = _seeds(given["SEEDS"])
+    for key in ("CANDIDATES", "EPOCHS"):
+        if key in given:
+            changes[PARAMETERS[key]] = _count(key, given[key])
+    if "DEVICE" in given:
+        if given["DEVICE"] not in DEVICES:
+            raise _bad("DEVICE", given["DEVICE"], f"one of {list(DEVICES)}")
+        changes["device"] = given["DEVICE"]
+    for key in ("DATA_ROOT", "RESULTS_DIR", "FIGURES_DIR"):
+        if key in given:
+            changes[PARAMETERS[key]] = _path(key, given[key])
+    cfg = dataclasses.replace(base, **changes)
+    # Every (dataset, model) pair must make sense; a model list applies to every dataset.
+    for ds, model in cells(cfg):
+        data.check_model(ds, model)
+    if cfg.strategy not in search.STRATEGIES:
+        raise _bad("strategy", cfg.strategy, f"one of {list(search.STRATEGIES)}")
+    if cfg.score not in SCORES:
+        raise _bad("score", cfg.score, f"one of {list(SCORES)}")
+    if cfg.device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise _bad("DEVICE", "cuda", "'auto' or 'cpu': torch sees no CUDA device here")
+    return cfg
+
+
+def cells(cfg: Config) -> list[tuple[str, str]]:
+    """The (dataset, model) pairs of a run: MODELS if given, else each dataset's defaults."""
+    from . import data
+    return [(ds, m) for ds in cfg.datasets
+            for m in (cfg.models if cfg.models is not None else data.DATASETS[ds].models)]
+
+
+def device_of(cfg: Config) -> str:
+    import torch
+    if cfg.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return cfg.device
+
+
+def derive_seed(*tags) -> int:
+    """A 63-bit seed from any tags (seed, phase, dataset, ...): independent streams per purpose,
+    identical on every machine, unaffected by the order in which trials run."""
+    blob = "/".join(map(str, tags)).encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little") >> 1

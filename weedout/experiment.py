@@ -1,0 +1,236 @@
+"""The four stages the notebooks call: search -> training -> analysis -> figures.
+
+Each stage reads what the previous one wrote under the run's results folder, skips every trial
+whose record already exists (so a rerun does no work and an interrupted run resumes), and
+rebuilds its tables from the records of the current config only.
+
+Seeds: one seed per replicate drives the parent's initialisation and the data order, shared by
+the dense, weedout and random networks of that seed (so they can be compared in pairs). Every
+random stream is derived from (seed, purpose, dataset, ...) by `derive_seed`, so a trial's
+numbers do not depend on which trials ran before it.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import time
+
+import pandas as pd
+import torch
+
+from . import config, data, masks, models, search
+from .config import Config, derive_seed
+from .results import Store, exclusive, seeds_key, sparsity_key, write_csv, atomic_write
+from .train import Schedule, train_stack
+
+CURVE_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc")
+
+
+def configure(PRESET: str = "smoke", **params) -> Config:
+    """Validate notebook/CLI parameters and check the datasets can be had, before any work."""
+    cfg = config.resolve(PRESET, **params)
+    for ds in cfg.datasets:
+        data.ensure_available(ds, cfg.data_path)
+    return cfg
+
+
+def progress_bar(total: int, desc: str):
+    """tqdm.auto in JupyterLab; nothing in headless runs (the CLI and tests set WEEDOUT_QUIET)."""
+    if os.environ.get("WEEDOUT_QUIET"):
+        return None
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, leave=False)
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(name: str, root: str, device: str):
+    return data.load_dataset(name, root, device=device)
+
+
+def _setup(cfg: Config, ds: str, model: str):
+    dset = _dataset(ds, str(cfg.data_path), config.device_of(cfg))
+    arch = models.arch_for(model, dset.in_shape, dset.n_classes, cfg.mlp_widths, cfg.cnn_channels)
+    return dset, arch
+
+
+def _parent(arch, ds: str, model: str, seed: int, device: str) -> list[torch.Tensor]:
+    return [p.to(device) for p in models.init_parent(arch, derive_seed(seed, "parent", ds, model))]
+
+
+def _scoring_batch(cfg: Config, dset, seed: int):
+    """The fixed scoring batch of a seed: drawn once from the training split."""
+    g = torch.Generator().manual_seed(derive_seed(seed, "score-batch", dset.name))
+    idx = torch.randperm(dset.x_train.shape[0], generator=g)[:cfg.score_batch].to(dset.x_train.device)
+    return dset.x_train[idx], dset.y_train[idx]
+
+
+def _search_key(ds, model, s, seed) -> str:
+    return f"{ds}-{model}-{sparsity_key(s)}-seed{seed}"
+
+
+def _record_run(cfg: Config, stage: str, seconds: float, computed: int) -> None:
+    """Evidence next to the numbers (airbench's habit): config, hardware, versions, timings."""
+    path = cfg.results_path / "run.json"
+    run = json.loads(path.read_text()) if path.exists() else {}
+    dev = config.device_of(cfg)
+    run.update(config=cfg.to_dict(), digest=cfg.digest(), python=platform.python_version(),
+               torch=torch.__version__, platform=platform.platform(), cpu=platform.processor()
+               or platform.machine(), cpu_count=os.cpu_count(),
+               device=torch.cuda.get_device_name() if dev == "cuda" else "cpu")
+    run.setdefault("stages", {})[stage] = {"seconds": round(seconds, 2), "trials_computed": computed,
+                                           "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    atomic_write(path, json.dumps(run, indent=1, default=list))
+
+
+def run_search(cfg: Config) -> pd.DataFrame:
+    """Phase 1 for every (dataset, model, sparsity, seed); writes search.csv."""
+    t0, computed = time.time(), 0
+    store = Store(cfg.results_path, cfg.digest())
+    with exclusive(cfg.results_path):
+        atomic_write(cfg.results_path / "config.json",
+                     json.dumps({"digest": cfg.digest(), **cfg.to_dict()}, indent=1, default=list))
+        todo = [(ds, m, seed, s) for ds, m in config.cells(cfg) for seed in cfg.seeds
+                for s in cfg.sparsities if store.load("search", _search_key(ds, m, s, seed)) is None]
+        bar = progress_bar(len(todo), "search")
+        for ds, model, seed in dict.fromkeys((ds, m, seed) for ds, m, seed, _ in todo):
+            dset, arch = _setup(cfg, ds, model)
+            parent = _parent(arch, ds, model, seed, dset.x_train.device)
+            score = search.scorer(arch, parent, *_scoring_batch(cfg, dset, seed), kind=cfg.score)
+            for s in [s for d, m, sd, s in todo if (d, m, sd) == (ds, model, seed)]:
+                g = torch.Generator().manual_seed(derive_seed(seed, "search", ds, model, s))
+                found = search.STRATEGIES[cfg.strategy](
+                    lambda n: masks.sample(arch.widths, s, n, g), score, cfg.candidates)
+                control = masks.sample(arch.widths, s, 1, torch.Generator().manual_seed(
+                    derive_seed(seed, "random", ds, model, s)))
+                store.save("search", _search_key(ds, model, s, seed), {
+                    "dataset": ds, "model": model, "sparsity": s, "seed": seed,
+                    "scores": found.scores, "best_index": found.best_index,
+                    "weedout": masks.to_lists(found.best), "random": masks.to_lists(control),
+                    "random_score": float(score(control)[0]),
+                    "parent_score": float(score(masks.full(arch.widths))[0])})
+                computed += 1
+                if bar is not None:
+                    bar.update(1)
+        table = search_table(cfg, store)
+        write_csv(table, cfg.results_path / "search.csv")
+    _record_run(cfg, "search", time.time() - t0, computed)
+    return table
+
+
+def search_table(cfg: Config, store: Store) -> pd.DataFrame:
+    rows = []
+    for ds, model in config.cells(cfg):
+        for s in cfg.sparsities:
+            for seed in cfg.seeds:
+                rec = store.load("search", _search_key(ds, model, s, seed))
+                if rec is None:
+                    raise FileNotFoundError(f"no search record for {ds}/{model} sparsity {s} "
+                                            f"seed {seed}: run notebooks/01_search first")
+                rows += [{"dataset": ds, "model": model, "sparsity": s, "seed": seed,
+                          "candidate": i, "score": sc, "chosen": i == rec["best_index"]}
+                         for i, sc in enumerate(rec["scores"])]
+    return pd.DataFrame(rows)
+
+
+def _cell_networks(cfg: Config, store: Store, ds: str, model: str, s: float | None):
+    """The networks of one training cell: (method, seed, keep) for every seed; s=None: dense."""
+    if s is None:
+        return [("dense", seed, None) for seed in cfg.seeds]
+    nets = []
+    for seed in cfg.seeds:
+        rec = store.load("search", _search_key(ds, model, s, seed))
+        if rec is None:
+            raise FileNotFoundError(f"no search record for {ds}/{model} sparsity {s} seed {seed} "
+                                    f"under {store.root}: run notebooks/01_search first")
+        nets += [("weedout", seed, masks.from_lists(rec["weedout"])),
+                 ("random", seed, masks.from_lists(rec["random"]))]
+    return nets
+
+
+def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None) -> dict:
+    """Train every network of one cell as one stacked model; return its record payload."""
+    dset, arch = _setup(cfg, ds, model)
+    dev = dset.x_train.device
+    nets = _cell_networks(cfg, Store(cfg.results_path, cfg.digest()), ds, model, s)
+    seeds = [seed for _, seed, _ in nets]
+    unique = sorted(set(seeds))
+    parents = models.stack([_parent(arch, ds, model, seed, dev) for seed in unique])
+    keep = masks.cat([k if k is not None else masks.full(arch.widths) for _, _, k in nets])
+    carch, params = models.compact(arch, parents, keep,
+                                   torch.tensor([unique.index(sd) for sd in seeds]))
+    # Each network's loss at initialisation on its seed's scoring batch: for weedout networks
+    # this must equal the winning search score (checked by a test).
+    xs, ys = zip(*[_scoring_batch(cfg, dset, seed) for seed in seeds])
+    with torch.no_grad():
+        init = search._per_candidate(models.forward(carch, params, torch.stack(xs)),
+                                     torch.stack(ys), cfg.score)
+    hist = train_stack(carch, params, dset, seeds, Schedule(
+        cfg.epochs, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay), progress)
+    n_params, flops = models.count(carch)
+    dense_params, dense_flops = models.count(arch)
+    out = []
+    for m, (method, seed, _) in enumerate(nets):
+        div = int(hist["diverged_epoch"][m])
+        curves = {k: hist[k][:, m].tolist() for k in CURVE_COLUMNS}
+        out.append({"method": method, "seed": seed, "init_score": float(init[m]),
+                    "widths": list(carch.widths), "params": n_params, "flops": flops,
+                    "node_sparsity": 1 - sum(carch.widths) / sum(arch.widths),
+                    "param_sparsity": 1 - n_params / dense_params,
+                    "flop_sparsity": 1 - flops / dense_flops,
+                    "diverged_epoch": div if div >= 0 else None, "curves": curves})
+    return {"dataset": ds, "model": model, "sparsity": 0.0 if s is None else s,
+            "epochs": cfg.epochs, "device": str(dev), "networks": out}
+
+
+def _train_key(cfg: Config, ds: str, model: str, s: float | None) -> str:
+    level = "dense" if s is None else sparsity_key(s)
+    return f"{ds}-{model}-{level}-{seeds_key(cfg.seeds)}"
+
+
+def _train_cells(cfg: Config):
+    return [(ds, m, s) for ds, m in config.cells(cfg) for s in (None, *cfg.sparsities)]
+
+
+def run_training(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Phase 2 for every cell (dense once per dataset x model); writes accuracy.csv, curves.csv."""
+    t0, computed = time.time(), 0
+    store = Store(cfg.results_path, cfg.digest())
+    with exclusive(cfg.results_path):
+        for ds, m, s in _train_cells(cfg):  # fail now, not after an hour, if 01 was not run
+            _cell_networks(cfg, store, ds, m, s)
+        todo = [c for c in _train_cells(cfg) if store.load("train", _train_key(cfg, *c)) is None]
+        bar = progress_bar(len(todo) * cfg.epochs, "training")
+        for cell in todo:
+            store.save("train", _train_key(cfg, *cell), train_cell(cfg, *cell, progress=bar))
+            computed += 1
+        accuracy, curves = training_tables(cfg, store)
+        write_csv(accuracy, cfg.results_path / "accuracy.csv")
+        write_csv(curves, cfg.results_path / "curves.csv")
+    _record_run(cfg, "training", time.time() - t0, computed)
+    return accuracy, curves
+
+
+def training_tables(cfg: Config, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    acc, cur = [], []
+    for cell in _train_cells(cfg):
+        rec = store.load("train", _train_key(cfg, *cell))
+        if rec is None:
+            raise FileNotFoundError(f"no training record for {cell}: run notebooks/02_training")
+        for net in rec["networks"]:
+            keys = {"dataset": rec["dataset"], "model": rec["model"], "sparsity": rec["sparsity"],
+                    "method": net["method"], "seed": net["seed"]}
+            c = net["curves"]
+            diverged = net["diverged_epoch"] is not None
+            final = {k: (float("nan") if diverged else c[k][-1]) for k in CURVE_COLUMNS}
+            acc.append({**keys, **final, "init_score": net["init_score"],
+                        "widths": "-".join(map(str, net["widths"])), "params": net["params"],
+                        "flops": net["flops"], "node_sparsity": net["node_sparsity"],
+                        "param_sparsity": net["param_sparsity"],
+                        "flop_sparsity": net["flop_sparsity"], "diverged": diverged,
+                        "diverged_epoch": net["diverged_epoch"], "epochs": rec["epochs"],
+                        "config_digest": cfg.digest()})
+            cur += [{**keys, "epoch": e, **{k: c[k][e] for k in CURVE_COLUMNS}}
+                    for e in range(len(c["test_acc"]))]
+    return pd.DataFrame(acc), pd.DataFrame(cur)

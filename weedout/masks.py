@@ -1,0 +1,75 @@
+"""Exact-count node masks and sparsity accounting.
+
+A mask is stored as the *kept* node indices of every hidden layer, `keep[l]` of shape
+[n, k_l], sorted. Local, uniform sparsity (the paper's setting): every hidden layer keeps exactly
+k = round((1 - s) * width) nodes, at least one. Exact counts, never Bernoulli coin flips: the
+achieved sparsity is the one asked for, and every candidate at one level has the same compacted
+shape, which is what lets many of them be scored and trained in one batched pass.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+Keep = list[torch.Tensor]  # one LongTensor [n, k_l] per hidden layer
+
+
+def kept_nodes(width: int, sparsity: float) -> int:
+    """Nodes kept in a layer of `width` at node sparsity `sparsity` (round half up, >= 1)."""
+    if not 0 <= sparsity < 1:
+        raise ValueError(f"sparsity={sparsity!r} is not allowed: a number in [0, 1)")
+    # round(x, 9) first: (1 - 0.15) * 10 is 8.4999999... in floating point, and means 8.5.
+    return max(1, int(math.floor(round((1 - sparsity) * width, 9) + 0.5)))
+
+
+def kept_widths(widths: tuple[int, ...], sparsity: float) -> tuple[int, ...]:
+    return tuple(kept_nodes(w, sparsity) for w in widths)
+
+
+def sample(widths: tuple[int, ...], sparsity: float, n: int, generator: torch.Generator) -> Keep:
+    """n masks drawn uniformly among all exact-count subsets (per layer), on the CPU.
+
+    The argsort of i.i.d. uniforms is a uniform random permutation; its first k entries are a
+    uniform k-subset. Drawn on the CPU generator so the masks are the same on every device.
+    """
+    keep = []
+    for w, k in zip(widths, kept_widths(widths, sparsity)):
+        order = torch.rand(n, w, generator=generator).argsort(dim=1)
+        keep.append(order[:, :k].sort(dim=1).values)
+    return keep
+
+
+def full(widths: tuple[int, ...], n: int = 1) -> Keep:
+    """The dense 'mask': every node kept."""
+    return [torch.arange(w).expand(n, w).clone() for w in widths]
+
+
+def select(keep: Keep, index) -> Keep:
+    """Masks `index` (an int, slice or index tensor) of a batch of masks, batch dim kept."""
+    if isinstance(index, int):
+        index = slice(index, index + 1)
+    return [k[index] for k in keep]
+
+
+def cat(keeps: list[Keep]) -> Keep:
+    return [torch.cat(layer) for layer in zip(*keeps)]
+
+
+def to_binary(keep: Keep, widths: tuple[int, ...]) -> list[torch.Tensor]:
+    """0/1 float masks [n, width] per layer: the 'multiply by a mask' view of the same thing."""
+    out = []
+    for k, w in zip(keep, widths):
+        m = torch.zeros(k.shape[0], w)
+        m.scatter_(1, k.cpu(), 1.0)
+        out.append(m)
+    return out
+
+
+def to_lists(keep: Keep) -> list[list[list[int]]]:
+    """JSON-friendly form of a batch of masks."""
+    return [k.tolist() for k in keep]
+
+
+def from_lists(lists) -> Keep:
+    return [torch.tensor(layer, dtype=torch.long) for layer in lists]

@@ -1,0 +1,131 @@
+"""Atomic, resumable trial records, and the tidy tables built from them.
+
+Layout of a run's results folder (RESULTS_DIR, default results/<preset>/):
+
+    config.json                 the full config of the latest run, with its digest
+    trials/<digest>/<phase>/<key>.json   one record per finished trial
+    search.csv accuracy.csv curves.csv stats.csv     tables (rebuilt from the records)
+
+Trials live under the digest of the settings that change their numbers (epochs, candidates,
+widths, ...), so a results folder reused with other settings never mixes the two: each config
+reads only its own records. A record is written to a temporary file and renamed, and carries
+the SHA-256 of its payload; a truncated or corrupted one is reported with its path, set aside
+as `<key>.json.corrupt` and recomputed, never read as a result.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+FORMAT = 1
+
+
+class CorruptRecordWarning(UserWarning):
+    pass
+
+
+class ResultsBusyError(RuntimeError):
+    pass
+
+
+def _checksum(payload) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def atomic_write(path: Path, text: str | bytes) -> None:
+    """Write a file so that readers see the old version or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode() if isinstance(text, str) else text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> Path:
+    atomic_write(path, df.to_csv(index=False))
+    return path
+
+
+class Store:
+    """The records of one config (one digest) under a results folder."""
+
+    def __init__(self, results: Path, digest: str):
+        self.root = Path(results) / "trials" / digest
+
+    def path(self, phase: str, key: str) -> Path:
+        return self.root / phase / f"{key}.json"
+
+    def load(self, phase: str, key: str) -> dict | None:
+        """The payload of a finished trial; None if it is missing or unreadable (then warned
+        about with its path and moved aside, so the trial is simply recomputed)."""
+        path = self.path(phase, key)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        try:
+            rec = json.loads(text)
+            ok = (rec.get("format") == FORMAT and rec.get("key") == key
+                  and rec.get("sha256") == _checksum(rec["payload"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            ok = False
+        if not ok:
+            warnings.warn(f"corrupted trial record {path}: set aside as {path.name}.corrupt "
+                          "and recomputed", CorruptRecordWarning, stacklevel=2)
+            os.replace(path, path.with_name(path.name + ".corrupt"))
+            return None
+        return rec["payload"]
+
+    def save(self, phase: str, key: str, payload: dict) -> None:
+        rec = {"format": FORMAT, "key": key, "sha256": _checksum(payload), "payload": payload}
+        atomic_write(self.path(phase, key), json.dumps(rec, allow_nan=True))
+
+
+@contextlib.contextmanager
+def exclusive(results: Path):
+    """Hold the results folder for one process. A second process pointed at the same folder is
+    refused with a clear message instead of racing on the same trials. The lock is an flock:
+    the kernel drops it when its holder dies, even by SIGKILL, so it never goes stale."""
+    results = Path(results)
+    results.mkdir(parents=True, exist_ok=True)
+    fd = os.open(results / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            raise ResultsBusyError(
+                f"RESULTS_DIR={str(results)!r} is in use by pid {holder}: wait for that run to "
+                "finish, or give this run another RESULTS_DIR") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def sparsity_key(s: float) -> str:
+    return f"s{s:.3f}"
+
+
+def seeds_key(seeds) -> str:
+    """Short name of a seed list: 'seeds0-7' for a range, else a hash."""
+    seeds = list(seeds)
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"seeds{seeds[0]}-{seeds[-1]}"
+    return "seeds-" + hashlib.sha256(json.dumps(seeds).encode()).hexdigest()[:8]

@@ -1,0 +1,116 @@
+"""Phase 1 of Weedout: search the node space of an untrained parent for a good sparse mask.
+
+A search strategy has one signature, so a user's own method drops in next to the paper's:
+
+    strategy(sample, score, budget) -> SearchResult
+      sample(n) -> Keep       n masks drawn uniformly at the target sparsity (exact counts)
+      score(keep) -> Tensor   one score per mask, lower is better (batched, chunked inside)
+      budget                  how many masks the strategy may score (the CANDIDATES parameter)
+
+Register it in STRATEGIES and select it with Config.strategy.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from . import masks, models
+from .masks import Keep
+from .models import Arch
+
+
+@dataclass
+class SearchResult:
+    best: Keep                 # the chosen mask, [1, k_l] per layer
+    scores: list[float]        # every scored candidate, in the order scored (the trace)
+    best_index: int            # position of the chosen one in `scores`
+
+
+def random_search(sample: Callable[[int], Keep], score: Callable[[Keep], torch.Tensor],
+                  budget: int) -> SearchResult:
+    """The paper's Random Search Heuristic: draw `budget` uniform masks, keep the best one.
+
+    All masks are drawn before any is scored, so how scoring is chunked never changes them.
+    """
+    keep = sample(budget)
+    scores = score(keep)
+    best = int(torch.argmin(scores))  # first of any ties: deterministic
+    return SearchResult(masks.select(keep, best), scores.tolist(), best)
+
+
+STRATEGIES: dict[str, Callable[..., SearchResult]] = {"random_search": random_search}
+
+
+def _per_candidate(logits: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
+    """Score [C] of C networks' logits [C, B, K]; labels y [B] shared or [C, B] per network."""
+    C, B, K = logits.shape
+    y = y.expand(C, B)
+    if kind == "error":
+        return (logits.argmax(-1) != y).float().mean(1)
+    return F.cross_entropy(logits.reshape(C * B, K), y.reshape(-1), reduction="none").view(C, B).mean(1)
+
+
+def chunk_size(arch: Arch, batch: int, budget_bytes: int) -> int:
+    """Candidates per batched pass, from a memory budget: each holds its compacted weights
+    (first layer excluded: it is shared) and a few activations of every layer. Sized with the
+    parent's widths, an upper bound for any sparsity."""
+    spatial = arch.in_shape[1:] if arch.conv else ()
+    k = models.KERNEL.get(arch.kind, 1) ** len(spatial)
+    acts = weights = 0
+    for i, w in enumerate(arch.widths):
+        # conv output before pooling is 2^d times the pooled one
+        acts += batch * w * math.prod(spatial) * 2
+        spatial = tuple(s // 2 for s in spatial)
+        if i:
+            weights += w * arch.widths[i - 1] * k
+    weights += arch.n_classes * arch.widths[-1] * math.prod(spatial)
+    per = 4 * (weights + 3 * acts + batch * arch.n_classes)
+    return max(1, min(4096, budget_bytes // per))
+
+
+def scorer(arch: Arch, parent: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+           kind: str = "loss", budget_bytes: int | None = None) -> Callable[[Keep], torch.Tensor]:
+    """score(keep) for masks of the (unstacked) parent on one fixed scoring batch (x, y).
+
+    The parent's first hidden layer does not depend on the mask (a node is either kept whole or
+    removed), so it is computed once; each candidate only gathers its kept channels from it.
+    """
+    if budget_bytes is None:
+        budget_bytes = (1 << 30) if x.is_cuda else (256 << 20)
+    stacked = [p[None] for p in parent]
+    with torch.no_grad():
+        h0 = models.hidden(arch, stacked, models._to_stacked_input(arch, x, 1), 0)
+    chunk = chunk_size(arch, x.shape[0], budget_bytes)
+
+    @torch.no_grad()
+    def score(keep: Keep) -> torch.Tensor:
+        out = []
+        for i in range(0, keep[0].shape[0], chunk):
+            part = [k[i:i + chunk].to(x.device) for k in keep]
+            if arch.conv:   # [B, W0, *S] -> [B, C*k0, *S]: the grouped layout, candidate-major
+                h = h0[:, part[0].reshape(-1)]
+            else:           # [1, B, W0] -> [C, B, k0]
+                h = h0[0][:, part[0]].permute(1, 0, 2)
+            carch, cparams = models.compact(arch, stacked, part, start=1)
+            logits = models.forward(carch, cparams, h, start=1)
+            out.append(_per_candidate(logits, y, kind).double().cpu())
+        return torch.cat(out)
+
+    return score
+
+
+def score_one_by_one(arch: Arch, parent: list[torch.Tensor], keep: Keep, x, y,
+                     kind: str = "loss") -> torch.Tensor:
+    """The slow, obvious way (a MaskedNet per candidate): the oracle for `scorer`."""
+    net = models.load_params(models.MaskedNet(arch).to(x.device), parent)
+    binary = masks.to_binary(keep, arch.widths)
+    out = []
+    with torch.no_grad():
+        for c in range(keep[0].shape[0]):
+            net.set_masks([b[c].to(x.device) for b in binary])
+            out.append(_per_candidate(net(x)[None], y, kind).double().cpu())
+    return torch.cat(out)

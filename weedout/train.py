@@ -1,0 +1,116 @@
+"""Phase 2: train many networks at once, with per-epoch metrics.
+
+All networks of one (dataset, model, sparsity) cell have the same compacted shape, so they are
+trained as one stacked model: one forward, one backward, one optimizer step for all of them.
+Each network still sees exactly the batches and updates it would see alone:
+- its own data order (a permutation drawn from its seed: same seed = same order, whatever the
+  method), gathered from the dataset tensors already on the device;
+- its own loss: the sum of the per-network mean losses has, for each network's weights, exactly
+  that network's gradient, and SGD (momentum, weight decay) acts element by element;
+- no layer mixes networks (no batch norm), so a diverging network cannot spill into the others.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from . import models
+from .config import derive_seed
+from .models import Arch
+
+
+@dataclass(frozen=True)
+class Schedule:
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    weight_decay: float
+
+    def lr_at(self, step: int, total: int) -> float:
+        """Cosine annealing from lr to 0, per step."""
+        return self.lr * 0.5 * (1 + math.cos(math.pi * step / total))
+
+
+def data_order(seed: int, tag: str, epoch: int, n: int) -> torch.Tensor:
+    """The permutation a network with this seed sees in this epoch (CPU generator: the same on
+    every device)."""
+    g = torch.Generator().manual_seed(derive_seed(seed, "order", tag, epoch))
+    return torch.randperm(n, generator=g)
+
+
+@torch.no_grad()
+def evaluate(arch: Arch, params: list, x: torch.Tensor, y: torch.Tensor,
+             batch: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean loss and accuracy [M] of M stacked networks on a whole split (shared inputs)."""
+    M = params[-1].shape[0]
+    loss = torch.zeros(M, dtype=torch.float64, device=x.device)
+    correct = torch.zeros(M, dtype=torch.float64, device=x.device)
+    for i in range(0, x.shape[0], batch):
+        xb, yb = x[i:i + batch], y[i:i + batch]
+        logits = models.forward(arch, params, xb)
+        ce = F.cross_entropy(logits.flatten(0, 1), yb.repeat(M), reduction="none")
+        loss += ce.view(M, -1).double().sum(1)
+        correct += (logits.argmax(-1) == yb).double().sum(1)
+    return (loss / x.shape[0]).cpu(), (correct / x.shape[0]).cpu()
+
+
+def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedule,
+                progress=None) -> dict:
+    """Train M stacked networks (params [M, ...]) in place of copies; network m uses seeds[m].
+
+    Returns per-epoch metrics as [epochs+1, M] tensors (row 0: before training, measured on the
+    whole training split; later rows: running means over the epoch's batches for train_*,
+    the whole test split for test_*), `diverged_epoch` [M] (-1 = finite throughout) and the
+    trained parameters.
+    """
+    params = [p.detach().clone().requires_grad_(True) for p in params]
+    M, N, dev = len(seeds), data.x_train.shape[0], data.x_train.device
+    opt = torch.optim.SGD(params, lr=sched.lr, momentum=sched.momentum,
+                          weight_decay=sched.weight_decay)
+    steps_per_epoch = math.ceil(N / sched.batch_size)
+    total = sched.epochs * steps_per_epoch
+    hist = {k: torch.zeros(sched.epochs + 1, M, dtype=torch.float64)
+            for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
+    hist["train_loss"][0], hist["train_acc"][0] = evaluate(arch, params, data.x_train, data.y_train)
+    hist["test_loss"][0], hist["test_acc"][0] = evaluate(arch, params, data.x_test, data.y_test)
+    diverged = torch.full((M,), -1, dtype=torch.long)
+    unique = sorted(set(seeds))
+    row_of = torch.tensor([unique.index(s) for s in seeds], device=dev)
+    step = 0
+    for epoch in range(1, sched.epochs + 1):
+        # One permutation per distinct seed, then one row per network: [M, N].
+        order = torch.stack([data_order(s, data.name, epoch, N) for s in unique]).to(dev)[row_of]
+        loss_sum = torch.zeros(M, dtype=torch.float64, device=dev)
+        correct = torch.zeros(M, dtype=torch.float64, device=dev)
+        for i in range(0, N, sched.batch_size):
+            idx = order[:, i:i + sched.batch_size]
+            xb, yb = data.x_train[idx], data.y_train[idx]        # [M, B, ...], [M, B]
+            logits = models.forward(arch, params, xb)
+            B = idx.shape[1]
+            ce = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none").view(M, B)
+            for g in opt.param_groups:
+                g["lr"] = sched.lr_at(step, total)
+            opt.zero_grad(set_to_none=True)
+            ce.mean(1).sum().backward()
+            opt.step()
+            step += 1
+            loss_sum += ce.detach().double().sum(1)
+            correct += (logits.detach().argmax(-1) == yb).double().sum(1)
+        hist["train_loss"][epoch] = (loss_sum / N).cpu()
+        hist["train_acc"][epoch] = (correct / N).cpu()
+        hist["test_loss"][epoch], hist["test_acc"][epoch] = evaluate(
+            arch, params, data.x_test, data.y_test)
+        # Diverged: a non-finite loss this epoch or non-finite weights. Recorded, not fatal.
+        finite = torch.isfinite(hist["train_loss"][epoch])
+        for p in params:
+            finite &= torch.isfinite(p.detach()).flatten(1).all(1).cpu()
+        diverged[(~finite) & (diverged < 0)] = epoch
+        if progress is not None:
+            progress.update(1)
+    hist["diverged_epoch"] = diverged
+    hist["params"] = [p.detach() for p in params]
+    return hist
