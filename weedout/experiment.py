@@ -234,3 +234,48 @@ def training_tables(cfg: Config, store: Store) -> tuple[pd.DataFrame, pd.DataFra
             cur += [{**keys, "epoch": e, **{k: c[k][e] for k in CURVE_COLUMNS}}
                     for e in range(len(c["test_acc"]))]
     return pd.DataFrame(acc), pd.DataFrame(cur)
+
+
+def _read(cfg: Config, name: str, made_by: str) -> pd.DataFrame:
+    path = cfg.results_path / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run {made_by} first")
+    return pd.read_csv(path)
+
+
+def run_analysis(cfg: Config) -> pd.DataFrame:
+    """Statistics per dataset x model x sparsity from accuracy.csv and curves.csv -> stats.csv."""
+    from . import stats
+    t0 = time.time()
+    table = stats.compute_stats(_read(cfg, "accuracy.csv", "notebooks/02_training"),
+                                _read(cfg, "curves.csv", "notebooks/02_training"),
+                                margin=cfg.equivalence_margin)
+    write_csv(table, cfg.results_path / "stats.csv")
+    _record_run(cfg, "analysis", time.time() - t0, 0)
+    return table
+
+
+def run_figures(cfg: Config, show: bool = False) -> list:
+    """Every figure (PNG and PDF) and the main table (Markdown and LaTeX) into FIGURES_DIR."""
+    import matplotlib.pyplot as plt
+
+    from . import plotting, tables
+    t0 = time.time()
+    plotting.set_style()
+    stats_df = _read(cfg, "stats.csv", "notebooks/03_analysis")
+    accuracy = _read(cfg, "accuracy.csv", "notebooks/02_training")
+    figures = {"accuracy_vs_sparsity": plotting.plot_accuracy_vs_sparsity(stats_df),
+               "learning_curves": plotting.plot_learning_curves(
+                   _read(cfg, "curves.csv", "notebooks/02_training")),
+               "search": plotting.plot_search(_read(cfg, "search.csv", "notebooks/01_search"),
+                                              accuracy)}
+    written = []
+    for name, fig in figures.items():
+        written += plotting.savefig(fig, name, cfg.figures_path)
+    if show:      # inline in a notebook (and into papermill's output notebook)
+        plt.show()
+    for fig in figures.values():
+        plt.close(fig)
+    written += tables.write_tables(stats_df, cfg.figures_path)
+    _record_run(cfg, "figures", time.time() - t0, 0)
+    return written

@@ -1,0 +1,100 @@
+"""`python -m weedout`: run the four notebooks in order with papermill, forwarding parameters.
+
+    python -m weedout                          # the cpu preset, the README's main command
+    python -m weedout --preset paper --device cuda
+    python -m weedout --preset smoke --datasets digits --seeds 3 --sparsities 0.5,0.9
+
+Every parameter is checked (and the datasets looked for) before the first notebook starts, so a
+typo fails in a second, not after an hour, and leaves existing results untouched. Executed
+notebooks are written to <RESULTS_DIR>/notebooks/.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from . import paths
+from .config import PARAMETERS, PRESETS
+
+NOTEBOOKS = ("01_search", "02_training", "03_analysis", "04_figures")
+
+
+def _list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _number(text: str):
+    """'0.5' -> 0.5, '3' -> 3; anything else stays a string so validation can name it."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _seeds(text: str):
+    """'5' = seeds 0..4; '0,3,7' = those seeds."""
+    items = [_number(t) for t in _list(text)]
+    return items[0] if len(items) == 1 and "," not in text else items
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m weedout", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--preset", default="cpu", help=f"one of {list(PRESETS)} (default: cpu)")
+    p.add_argument("--datasets", type=_list, help="comma list, e.g. digits,mnist1d")
+    p.add_argument("--models", type=_list, help="comma list of parents, e.g. mlp,cnn1d")
+    p.add_argument("--sparsities", type=lambda t: [_number(x) for x in _list(t)],
+                   help="comma list of node sparsities in [0, 1)")
+    p.add_argument("--seeds", type=_seeds, help="a count n (seeds 0..n-1) or a comma list")
+    p.add_argument("--candidates", type=_number, help="masks scored per sparsity and seed")
+    p.add_argument("--epochs", type=_number, help="training epochs")
+    p.add_argument("--device", help="auto | cpu | cuda")
+    p.add_argument("--data-root", help="folder of the torchvision datasets (default data/)")
+    p.add_argument("--results-dir", help="default results/<preset>/")
+    p.add_argument("--figures-dir", help="default figures/<preset>/")
+    p.add_argument("--only", type=_list, help="run only these notebooks, e.g. 03_analysis,04_figures")
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    params = {name: getattr(args, field) for name, field in PARAMETERS.items()}
+    params = {k: v for k, v in params.items() if v is not None}
+    os.environ["WEEDOUT_QUIET"] = "1"  # the kernels inherit it: no progress bars in headless runs
+    from . import experiment
+    try:
+        cfg = experiment.configure(args.preset, **params)
+        only = args.only or list(NOTEBOOKS)
+        for name in only:
+            if name not in NOTEBOOKS:
+                raise ValueError(f"--only={name!r} is not allowed: choose from {list(NOTEBOOKS)}")
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    import papermill as pm
+    out_dir = cfg.results_path / "notebooks"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    print(f"weedout: preset {cfg.preset}, config digest {cfg.digest()}, results in {cfg.results_path}")
+    total = time.time()
+    for name in NOTEBOOKS:
+        if name not in only:
+            continue
+        t0, out = time.time(), out_dir / f"{name}.ipynb"
+        try:
+            pm.execute_notebook(str(paths.NOTEBOOKS / f"{name}.ipynb"), str(out),
+                                parameters={"PRESET": cfg.preset, **params}, kernel_name="python3",
+                                cwd=str(paths.NOTEBOOKS), progress_bar=False, log_output=False,
+                                # the kernel's own log (TCP notice, shutdown) is noise here
+                                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+        except pm.PapermillExecutionError as e:
+            print(f"error: {name} failed ({e.ename}: {e.evalue}); the executed notebook is {out}. "
+                  "Finished trials are kept: rerun the same command to resume.", file=sys.stderr)
+            return 1
+        print(f"  {name:12s} {time.time() - t0:7.1f} s")
+    print(f"done in {time.time() - total:.1f} s: tables in {cfg.results_path}, "
+          f"figures in {cfg.figures_path}")
+    return 0
