@@ -42,7 +42,7 @@ def _seeds(text: str):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m weedout", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m weedout", description=__doc__, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="cpu", help=f"one of {list(PRESETS)} (default: cpu)")
     p.add_argument("--datasets", type=_list, help="comma list, e.g. digits,mnist1d")

@@ -11,6 +11,7 @@ gets an error naming the parameter, the value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 import math
@@ -136,7 +137,9 @@ def _sparsities(value) -> tuple[float, ...]:
         raise _bad("SPARSITIES", value, "a non-empty list of numbers in [0, 1)")
     out = []
     for s in items:
-        if isinstance(s, bool) or not isinstance(s, (int, float)) or not (0 <= s < 1) or math.isnan(s):
+        # checked after rounding too: 0.9999999 would round to 1.0, which keeps no node
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or math.isnan(s) \
+                or not (0 <= s < 1) or not (0 <= round(float(s), 6) < 1):
             raise _bad("SPARSITIES", s, "each sparsity must be a number in [0, 1) "
                        "(the fraction of hidden nodes removed)")
         out.append(round(float(s), 6))
@@ -160,8 +163,13 @@ def _seeds(value) -> tuple[int, ...]:
 
 
 def _path(name: str, value):
-    if value is not None and not isinstance(value, (str, Path)):
-        raise _bad(name, value, "a folder path (str) or None for the preset's default")
+    # "" would resolve to the repository root itself; a path naming an existing file would
+    # only fail when the stage that writes there starts (04_figures: after the whole run).
+    if value is not None and (not isinstance(value, (str, Path)) or str(value) == ""):
+        raise _bad(name, value, "a folder path (non-empty str) or None for the preset's default")
+    if value is not None and paths.resolve(value, paths.ROOT).exists() \
+            and not paths.resolve(value, paths.ROOT).is_dir():
+        raise _bad(name, value, "a folder, but that path is an existing file")
     return None if value is None else str(value)
 
 
@@ -172,11 +180,14 @@ def resolve(PRESET: str = "smoke", **params) -> Config:
     """
     from . import data, search  # late: keep `import weedout.config` light
 
-    if PRESET not in PRESETS:
+    if not isinstance(PRESET, str) or PRESET not in PRESETS:  # a list would raise TypeError
         raise _bad("PRESET", PRESET, f"one of {list(PRESETS)}")
     unknown = sorted(set(params) - set(PARAMETERS))
-    if unknown:
-        raise _bad(unknown[0], params[unknown[0]], f"known parameters are PRESET, {', '.join(PARAMETERS)}")
+    if unknown:  # a typo must not be dropped silently: the run would use the preset's value
+        close = difflib.get_close_matches(unknown[0].upper(), PARAMETERS, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise _bad(unknown[0], params[unknown[0]], f"unknown parameter; {hint}known parameters "
+                   f"are PRESET, {', '.join(PARAMETERS)}")
     base = PRESETS[PRESET]
     given = {k: v for k, v in params.items() if v is not None}
     changes: dict = {}

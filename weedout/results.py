@@ -75,14 +75,14 @@ class Store:
         about with its path and moved aside, so the trial is simply recomputed)."""
         path = self.path(phase, key)
         try:
-            text = path.read_text()
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
         try:
-            rec = json.loads(text)
+            rec = json.loads(raw.decode())  # decoded here: garbage bytes are corruption too
             ok = (rec.get("format") == FORMAT and rec.get("key") == key
                   and rec.get("sha256") == _checksum(rec["payload"]))
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             ok = False
         if not ok:
             warnings.warn(f"corrupted trial record {path}: set aside as {path.name}.corrupt "

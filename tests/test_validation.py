@@ -1,0 +1,189 @@
+"""The bad-input matrix: every notebook/CLI parameter with a wrong type, an out-of-range value
+and an unknown name.
+
+Each bad value must be refused by `experiment.configure` (what every notebook and the CLI call
+first) with an error that names the parameter, shows the bad value and says what is allowed,
+before any work starts, leaving an existing results folder byte-identical. A few of the same
+cases then go through `python -m weedout` in a subprocess: non-zero exit, the message on
+stderr, nothing written.
+"""
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from weedout import config, data, experiment, paths
+
+FILE = object()  # placeholder: replaced by the path of an existing *file* in the test
+
+# (parameter, bad value, text the message must contain to say what is allowed, the value
+# the message must show when it is not the whole value, e.g. the offending list entry)
+CASES = [
+    ("PRESET", "huge", "one of ['smoke', 'cpu', 'paper']", None),
+    ("PRESET", ["smoke"], "one of", None),
+    ("PRESET", 3, "one of", None),
+    ("DATASETS", "imagenet", "one of ['digits', 'mnist1d'", None),
+    ("DATASETS", [], "non-empty list", None),
+    ("DATASETS", ["digits", "digits"], "must not repeat", None),
+    ("DATASETS", 5, "non-empty list of names", None),
+    ("DATASETS", ["digits", 5], "one of", 5),
+    ("MODELS", ["resnet"], "one of ['mlp', 'cnn1d', 'cnn']", "resnet"),
+    ("MODELS", "resnet", "one of ['mlp', 'cnn1d', 'cnn']", None),
+    ("MODELS", ["cnn1d"], "allowed for 'digits': ['mlp', 'cnn']", "cnn1d"),
+    ("MODELS", [], "non-empty list", None),
+    ("MODELS", ["mlp", "mlp"], "must not repeat", None),
+    ("SPARSITIES", 1.0, "[0, 1)", None),
+    ("SPARSITIES", -0.1, "[0, 1)", None),
+    ("SPARSITIES", "0.5", "numbers in [0, 1)", None),
+    ("SPARSITIES", [0.5, 0.5], "must not repeat", None),
+    ("SPARSITIES", float("nan"), "[0, 1)", None),
+    ("SPARSITIES", float("inf"), "[0, 1)", None),
+    ("SPARSITIES", [], "non-empty list", None),
+    ("SPARSITIES", [0.5, "0.9"], "[0, 1)", "0.9"),
+    ("SPARSITIES", True, "numbers in [0, 1)", None),
+    ("SPARSITIES", 0.9999999, "[0, 1)", None),  # would round to 1.0: no node kept
+    ("SEEDS", 0, ">= 1", None),
+    ("SEEDS", -1, ">= 1", None),
+    ("SEEDS", 2.5, "a count n >= 1", None),
+    ("SEEDS", True, "a count n >= 1", None),
+    ("SEEDS", [1, 1], "must not repeat", None),
+    ("SEEDS", [], "a count n >= 1", None),
+    ("SEEDS", [0, -1], "whole number >= 0", -1),
+    ("SEEDS", ["0"], "whole number >= 0", "0"),
+    ("SEEDS", "3", "a count n >= 1", None),
+    ("CANDIDATES", 0, "positive whole number", None),
+    ("CANDIDATES", -5, "positive whole number", None),
+    ("CANDIDATES", 1.5, "positive whole number", None),
+    ("CANDIDATES", "10", "positive whole number", None),
+    ("CANDIDATES", True, "positive whole number", None),
+    ("EPOCHS", 0, "positive whole number", None),
+    ("EPOCHS", -1, "positive whole number", None),
+    ("EPOCHS", 2.5, "positive whole number", None),
+    ("EPOCHS", "3", "positive whole number", None),
+    ("DEVICE", "tpu", "one of ['auto', 'cpu', 'cuda']", None),
+    ("DEVICE", "CPU", "one of ['auto', 'cpu', 'cuda']", None),
+    ("DEVICE", ["cpu"], "one of ['auto', 'cpu', 'cuda']", None),
+    ("DATA_ROOT", 5, "a folder path", None),
+    ("DATA_ROOT", "", "a folder path", None),
+    ("DATA_ROOT", FILE, "a folder", None),
+    ("RESULTS_DIR", ["results"], "a folder path", None),
+    ("RESULTS_DIR", 3.5, "a folder path", None),
+    ("RESULTS_DIR", "", "a folder path", None),
+    ("RESULTS_DIR", FILE, "a folder", None),
+    ("FIGURES_DIR", 7, "a folder path", None),
+    ("FIGURES_DIR", FILE, "a folder", None),
+    # unknown names: a typo must not be dropped silently (the run would use the preset's value)
+    ("EPOCH", 3, "unknown parameter; did you mean EPOCHS?", None),
+    ("epochs", 3, "unknown parameter; did you mean EPOCHS?", None),
+    ("SEED", 2, "unknown parameter; did you mean SEEDS?", None),
+    ("RESULT_DIR", "x", "unknown parameter; did you mean RESULTS_DIR?", None),
+    ("LR", 0.1, "unknown parameter; known parameters are PRESET, DATASETS", None),
+]
+if not torch.cuda.is_available():
+    CASES.append(("DEVICE", "cuda", "'auto' or 'cpu'", None))
+
+
+def test_matrix_covers_every_parameter():
+    assert {c[0] for c in CASES} >= {"PRESET", *config.PARAMETERS}
+    for name in ("PRESET", *config.PARAMETERS):  # a wrong type and a wrong value for each
+        assert sum(c[0] == name for c in CASES) >= 2, name
+
+
+def snapshot(root: Path) -> dict:
+    """Every file and folder under root: its bytes (files) and mtime."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        st = p.lstat()
+        out[str(p.relative_to(root))] = (p.read_bytes() if p.is_file() else None, st.st_mtime_ns)
+    return out
+
+
+@pytest.fixture
+def existing(tmp_path):
+    """A results folder holding a finished run's kind of files (content is arbitrary)."""
+    res = tmp_path / "results"
+    rec = res / "trials" / "0123456789" / "search" / "digits-mlp-s0.500-seed0.json"
+    rec.parent.mkdir(parents=True)
+    rec.write_text('{"format": 1}')
+    (res / "accuracy.csv").write_text("dataset,model\ndigits,mlp\n")
+    (res / "run.json").write_text("{}")
+    (res / ".lock").write_text("123")
+    return res
+
+
+def _ids(case):
+    name, value = case[0], case[1]
+    return f"{name}={'FILE' if value is FILE else repr(value)}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
+def test_bad_parameter_is_refused_clearly_and_touches_nothing(case, existing, tmp_path):
+    name, value, allowed, shown = case
+    if value is FILE:
+        value = tmp_path / "a_file"
+        value.write_text("not a folder")
+        value = str(value)
+    params = {"RESULTS_DIR": str(existing)}
+    if name == "PRESET":
+        args = (value,)
+    else:
+        args = ("smoke",)
+        params[name] = value
+    before = snapshot(tmp_path)
+    with pytest.raises(ValueError) as err:
+        experiment.configure(*args, **params)
+    msg = str(err.value)
+    assert name in msg, msg
+    assert repr(value if shown is None else shown) in msg, msg
+    assert allowed in msg, msg
+    assert snapshot(tmp_path) == before  # no folder made, no file touched
+
+
+def test_none_means_the_preset_value(existing):
+    cfg = experiment.configure("smoke", **{k: None for k in config.PARAMETERS})
+    assert cfg == config.PRESETS["smoke"]
+
+
+def test_missing_dataset_is_refused_before_work(existing, tmp_path, monkeypatch):
+    """A torchvision dataset that is not on disk (and cannot be downloaded: no network here)
+    fails configure with its name, the folder looked in and DATA_ROOT, results untouched."""
+    def offline(*a, **k):
+        raise socket.gaierror(socket.EAI_NONAME, "offline (test)")
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    before = snapshot(existing)
+    with pytest.raises(data.DatasetUnavailableError) as err:
+        experiment.configure("smoke", DATASETS=["cifar10"], DATA_ROOT=str(tmp_path / "empty"),
+                             RESULTS_DIR=str(existing))
+    msg = str(err.value)
+    assert "'cifar10'" in msg and "DATA_ROOT" in msg and str(tmp_path / "empty") in msg
+    assert snapshot(existing) == before
+
+
+# ---- the same through `python -m weedout` ------------------------------------------------------
+
+CLI_CASES = [
+    (["--epochs", "0"], "EPOCHS=0"),
+    (["--sparsities", "0.5,1.5"], "SPARSITIES=1.5"),
+    (["--seeds", "1,1"], "SEEDS=[1, 1]"),
+    (["--device", "tpu"], "DEVICE='tpu'"),
+    (["--preset", "huge"], "PRESET='huge'"),
+    (["--epcohs", "3"], "--epcohs"),  # argparse: unrecognized argument
+]
+
+
+@pytest.mark.parametrize("argv,expected", CLI_CASES, ids=[" ".join(a) for a, _ in CLI_CASES])
+def test_cli_refuses_bad_parameters(argv, expected, existing, tmp_path):
+    figures = tmp_path / "figures"
+    before = snapshot(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(paths.ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "weedout", "--preset", "smoke", *argv,
+                           "--results-dir", str(existing), "--figures-dir", str(figures)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert expected in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr  # a message, not a crash
+    assert snapshot(tmp_path) == before
