@@ -125,31 +125,38 @@ def compact(arch: Arch, params: list[torch.Tensor], keep: list[torch.Tensor],
     p = torch.zeros(M, dtype=torch.long, device=dev) if parent is None else parent.to(dev)
     keep = [k.to(dev) for k in keep]
     out: list = [None] * len(params)
+    # Whole rows first (contiguous copies), then columns with `gather`: ~2x faster than one
+    # element-wise advanced index over [M, k_l, k_{l-1}] (measured on CPU, scoring chunks).
     for l, rows in enumerate(keep):
         if l < start:
             continue
         W, b = params[2 * l], params[2 * l + 1]
-        if l == 0:
-            out[0] = W[p[:, None], rows]
-        else:
-            out[2 * l] = W[p[:, None, None], rows[:, :, None], keep[l - 1][:, None, :]]
+        out[2 * l] = W[p[:, None], rows]
+        if l > 0:
+            cols = keep[l - 1].view(M, 1, -1, *[1] * (W.dim() - 3))
+            out[2 * l] = out[2 * l].gather(2, cols.expand(-1, rows.shape[1], -1, *W.shape[3:]))
         out[2 * l + 1] = b[p[:, None], rows]
     # Classifier: its inputs are (channel, position) pairs; drop every position of a removed channel.
     W, b = params[-2], params[-1]
     S = math.prod(arch.spatial_out)
-    W = W.view(W.shape[0], arch.n_classes, arch.widths[-1], S)
-    cls = torch.arange(arch.n_classes, device=dev)
-    last = keep[-1]
-    out[-2] = W[p[:, None, None], cls[None, :, None], last[:, None, :]].reshape(M, arch.n_classes, -1)
+    last = keep[-1].view(M, 1, -1, 1).expand(-1, arch.n_classes, -1, S)
+    W = W.view(W.shape[0], arch.n_classes, arch.widths[-1], S)[p]
+    out[-2] = W.gather(2, last).reshape(M, arch.n_classes, -1)
     out[-1] = b[p]
     return arch.with_widths([k.shape[1] for k in keep]), out
 
 
 def _to_stacked_input(arch: Arch, x: torch.Tensor, M: int) -> torch.Tensor:
-    """Input of hidden layer 0 in the stacked layout: [M, B, F] (mlp), [B, M*C, *S] (conv)."""
+    """Input of hidden layer 0 in the stacked layout: [F, B] or [M, F, B] (mlp), [B, M*C, *S] (conv).
+
+    The MLP runs feature-major ([M, features, B]): every weight gradient then comes out of bmm
+    already in the weights' own layout (no copy when it is accumulated), and a candidate's kept
+    units are whole contiguous rows of an activation (measured: forward+backward ~20% faster
+    on a 2-core CPU, a whole training step 5-10%).
+    """
     per_net = x.dim() == len(arch.in_shape) + 2
     if not arch.conv:
-        return x.flatten(-len(arch.in_shape))  # [B, F] broadcasts against [M, F, k]
+        return x.flatten(-len(arch.in_shape)).transpose(-1, -2)  # a view: bmm reads it as is
     if per_net:  # [M, B, C, *S] -> [B, M*C, *S]
         return x.transpose(0, 1).reshape(x.shape[1], M * x.shape[2], *x.shape[3:])
     return x.repeat(1, M, *[1] * (x.dim() - 2))
@@ -159,27 +166,58 @@ def hidden(arch: Arch, params: list, h: torch.Tensor, layer: int) -> torch.Tenso
     """Hidden layer `layer` of M stacked networks (activation and pooling included)."""
     W, b = params[2 * layer], params[2 * layer + 1]
     M = W.shape[0]
+    # Bias fused into the matmul, ReLU in place: fewer passes over the activations and fewer
+    # autograd nodes (neither baddbmm's nor conv's backward needs its output).
     if not arch.conv:
-        return torch.relu(torch.matmul(h, W.transpose(1, 2)) + b[:, None, :])
+        h = h.expand(M, *h.shape[-2:]) if h.dim() == 2 else h   # a batch shared by all M
+        return torch.baddbmm(b[:, :, None], W, h).relu_()
     conv = F.conv1d if arch.kind == "cnn1d" else F.conv2d
     pool = F.max_pool1d if arch.kind == "cnn1d" else F.max_pool2d
     y = conv(h, W.reshape(-1, *W.shape[2:]), b.reshape(-1), padding=W.shape[-1] // 2, groups=M)
-    return pool(torch.relu(y), 2)
+    return pool(y.relu_(), 2)
 
 
 def forward(arch: Arch, params: list, x: torch.Tensor, start: int = 0) -> torch.Tensor:
-    """Logits [M, B, classes] of M stacked networks.
+    """Logits [M, B, classes] of M stacked networks (a transposed view of [M, classes, B]).
 
     x: a batch [B, *in_shape] shared by all networks, or [M, B, *in_shape] (one batch per
-    network); with start > 0, the stacked activation entering hidden layer `start`.
+    network); with start > 0, the stacked activation entering hidden layer `start`
+    ([M, width, B] for the MLP).
     """
     M = params[-1].shape[0]
     h = _to_stacked_input(arch, x, M) if start == 0 else x
     for layer in range(start, len(arch.widths)):
         h = hidden(arch, params, h, layer)
-    if arch.conv:  # [B, M*C, *S] -> [M, B, C*S], the order nn.Flatten gives
-        h = h.reshape(h.shape[0], M, -1).transpose(0, 1)
-    return torch.baddbmm(params[-1][:, None, :], h, params[-2].transpose(1, 2))
+    if arch.conv:  # [B, M*C, *S] -> [M, C*S, B], features in the order nn.Flatten gives
+        h = h.reshape(h.shape[0], M, -1).permute(1, 2, 0)
+    return torch.baddbmm(params[-1][:, :, None], params[-2], h).transpose(1, 2)
+
+
+def materialize(arch: Arch, params: list[torch.Tensor]) -> nn.Sequential:
+    """One compacted network (`params` unstacked, as cut by `compact`) as a small dense
+    nn.Sequential of standard layers: what a user would deploy, with no masks and no weedout code."""
+    layers: list[nn.Module] = [] if arch.conv else [nn.Flatten()]
+    conv = {"cnn1d": (nn.Conv1d, nn.MaxPool1d), "cnn": (nn.Conv2d, nn.MaxPool2d)}.get(arch.kind)
+    for l in range(len(arch.widths)):
+        W = params[2 * l]
+        if conv:
+            layers += [conv[0](W.shape[1], W.shape[0], W.shape[-1], padding=W.shape[-1] // 2),
+                       nn.ReLU(), conv[1](2)]
+        else:
+            layers += [nn.Linear(W.shape[1], W.shape[0]), nn.ReLU()]
+    layers += [nn.Flatten(), nn.Linear(params[-2].shape[1], arch.n_classes)]
+    net = nn.Sequential(*layers)
+    with torch.no_grad():
+        for p, v in zip(net.parameters(), params):
+            p.copy_(v)
+    return net.to(params[0].device)
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-example cross-entropy, logits [..., K] and labels [...] -> [...]. Same value as
+    F.cross_entropy(reduction="none"), but its CPU log_softmax kernel is slow for a short class
+    dimension (5 ms vs 1 ms for [20480, 10]), and scoring runs it on many candidates at once."""
+    return logits.logsumexp(-1) - logits.gather(-1, y.unsqueeze(-1)).squeeze(-1)
 
 
 def count(arch: Arch) -> tuple[int, int]:

@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from . import models
 from .config import derive_seed
@@ -42,7 +41,7 @@ def data_order(seed: int, tag: str, epoch: int, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=g)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(arch: Arch, params: list, x: torch.Tensor, y: torch.Tensor,
              batch: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean loss and accuracy [M] of M stacked networks on a whole split (shared inputs)."""
@@ -52,8 +51,7 @@ def evaluate(arch: Arch, params: list, x: torch.Tensor, y: torch.Tensor,
     for i in range(0, x.shape[0], batch):
         xb, yb = x[i:i + batch], y[i:i + batch]
         logits = models.forward(arch, params, xb)
-        ce = F.cross_entropy(logits.flatten(0, 1), yb.repeat(M), reduction="none")
-        loss += ce.view(M, -1).double().sum(1)
+        loss += models.cross_entropy(logits, yb.expand(M, -1)).double().sum(1)
         correct += (logits.argmax(-1) == yb).double().sum(1)
     return (loss / x.shape[0]).cpu(), (correct / x.shape[0]).cpu()
 
@@ -90,8 +88,7 @@ def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedul
             idx = order[:, i:i + sched.batch_size]
             xb, yb = data.x_train[idx], data.y_train[idx]        # [M, B, ...], [M, B]
             logits = models.forward(arch, params, xb)
-            B = idx.shape[1]
-            ce = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none").view(M, B)
+            ce = models.cross_entropy(logits, yb)                    # [M, B]
             for g in opt.param_groups:
                 g["lr"] = sched.lr_at(step, total)
             opt.zero_grad(set_to_none=True)

@@ -1,0 +1,250 @@
+"""Side-by-side benchmark, `python -m weedout.bench`: one small grid run twice in one process,
+by the naive reference (weedout.reference: one network at a time, a DataLoader, masks multiplied
+in, one forward per candidate) and by the engine (batched scorer, stacked `train_stack`, physical
+compaction); checks both give the same results (exit 1 if not) and prints per-phase wall times,
+their ratio and peak memory. Both use the experiment's own parents, scoring batches, masks and
+data orders (`experiment._parent`, `_scoring_batch`, the same `derive_seed` tags).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from . import config, data, masks, models, reference, search
+from .config import derive_seed
+from .experiment import _parent, _scoring_batch
+from .train import Schedule, train_stack
+
+# Agreement tolerances. Scores: the same float32 forward with another reduction order (bmm of
+# a compacted net vs mm of a masked dense one), ~1e-6 apart. Training: SGD amplifies those
+# rounding differences step by step (~2e-5 on a loss after the default 115 steps; more epochs,
+# more drift), and an accuracy may move by an example or two.
+SCORE_TOL = 1e-4
+LOSS_TOL = 2e-3
+
+
+def _sync(dev: str) -> None:
+    if dev == "cuda":
+        torch.cuda.synchronize()
+
+
+def _status_mib(field: str) -> float:
+    lines = Path("/proc/self/status").read_text().splitlines()
+    return next(int(l.split()[1]) for l in lines if l.startswith(field + ":")) / 1024
+
+
+class Peak:
+    """Peak host resident set (Linux: VmHWM, reset via /proc/self/clear_refs so each run gets its
+    own; else ru_maxrss, which only grows; tracemalloc would miss torch's allocator) and device."""
+    how = "VmHWM, reset per run" if os.access("/proc/self/clear_refs", os.W_OK) else "ru_maxrss"
+
+    def __init__(self, dev: str):
+        self.dev, self.start = dev, float("nan")
+        if self.how.startswith("VmHWM"):
+            Path("/proc/self/clear_refs").write_text("5")
+            self.start = _status_mib("VmRSS")
+        if dev == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+
+    def read(self) -> tuple[float, float, float | None]:
+        """(host peak, host peak minus the resident set at the start, device peak) in MiB."""
+        host = (_status_mib("VmHWM") if self.how.startswith("VmHWM")
+                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        return host, host - self.start, (torch.cuda.max_memory_allocated() / 2**20
+                                         if self.dev == "cuda" else None)
+
+
+def _grid(cfg, arch, dset):
+    parents = {seed: _parent(arch, dset.name, arch.kind, seed, dset.x_train.device) for seed in cfg.seeds}
+    return parents, {seed: _scoring_batch(cfg, dset, seed) for seed in cfg.seeds}
+
+
+def _draw(arch, dset, seed, s, purpose: str):
+    """Mask sampler for one (seed, sparsity), seeded as experiment.run_search seeds it."""
+    g = torch.Generator().manual_seed(derive_seed(seed, purpose, dset.name, arch.kind, s))
+    return lambda n: masks.sample(arch.widths, s, n, g)
+
+
+def _cells(cfg, chosen, arch, dset):
+    """(sparsity, [(method, seed, keep)]) per training cell, dense first, as experiment.py does."""
+    out = [(0.0, [("dense", seed, None) for seed in cfg.seeds])]
+    for s in cfg.sparsities:
+        out.append((s, [net for seed in cfg.seeds for net in (
+            ("weedout", seed, chosen[s, seed][0]), ("random", seed, _draw(arch, dset, seed, s, "random")(1)))]))
+    return out
+
+
+def run_naive(cfg, arch, dset, dev):
+    parents, batches = _grid(cfg, arch, dset)
+    sched = Schedule(cfg.epochs, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay)
+    t0, chosen = time.perf_counter(), {}
+    for seed in cfg.seeds:
+        for s in cfg.sparsities:
+            keep = _draw(arch, dset, seed, s, "search")(cfg.candidates)
+            scores = reference.score_one_by_one(arch, parents[seed], keep, *batches[seed], cfg.score)
+            best = int(torch.argmin(scores))
+            chosen[s, seed] = (masks.select(keep, best), best, scores)
+    _sync(dev)
+    t1, final = time.perf_counter(), {}
+    for s, nets in _cells(cfg, chosen, arch, dset):
+        for method, seed, keep in nets:
+            h = reference.train_one(arch, parents[seed], keep, dset, seed, sched)
+            final[s, method, seed] = (float(h["test_acc"][-1, 0]), float(h["test_loss"][-1, 0]), h["net"])
+    _sync(dev)
+    return {"search": t1 - t0, "training": time.perf_counter() - t1}, chosen, final
+
+
+def run_engine(cfg, arch, dset, dev):
+    parents, batches = _grid(cfg, arch, dset)
+    sched = Schedule(cfg.epochs, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay)
+    t0, chosen = time.perf_counter(), {}
+    for seed in cfg.seeds:
+        score = search.scorer(arch, parents[seed], *batches[seed], kind=cfg.score)
+        for s in cfg.sparsities:
+            found = search.random_search(_draw(arch, dset, seed, s, "search"), score, cfg.candidates)
+            chosen[s, seed] = (found.best, found.best_index, torch.tensor(found.scores))
+    _sync(dev)
+    t1, final = time.perf_counter(), {}
+    for s, nets in _cells(cfg, chosen, arch, dset):
+        seeds = [seed for _, seed, _ in nets]
+        unique = sorted(set(seeds))
+        keep = masks.cat([k if k is not None else masks.full(arch.widths) for _, _, k in nets])
+        carch, params = models.compact(arch, models.stack([parents[sd] for sd in unique]), keep,
+                                       torch.tensor([unique.index(sd) for sd in seeds]))
+        h = train_stack(carch, params, dset, seeds, sched)
+        for m, (method, seed, _) in enumerate(nets):
+            final[s, method, seed] = (float(h["test_acc"][-1, m]), float(h["test_loss"][-1, m]),
+                                      (carch, [p[m] for p in h["params"]]))
+    _sync(dev)
+    return {"search": t1 - t0, "training": time.perf_counter() - t1}, chosen, final
+
+
+def compare(chosen_n, final_n, chosen_e, final_e, n_test: int) -> tuple[bool, list[str]]:
+    same = sum(chosen_n[k][1] == chosen_e[k][1] for k in chosen_n)
+    dscore = max(float((chosen_n[k][2] - chosen_e[k][2]).abs().max()) for k in chosen_n)
+    dacc = max(abs(final_n[k][0] - final_e[k][0]) for k in final_n)
+    dloss = max(abs(final_n[k][1] - final_e[k][1]) for k in final_n)
+    ok = same == len(chosen_n) and dscore <= SCORE_TOL and dloss <= LOSS_TOL and dacc <= 2 / n_test + 1e-12
+    return ok, [f"chosen masks identical {same}/{len(chosen_n)}; max |score diff| {dscore:.1e} "
+                f"(tolerance {SCORE_TOL:g})", f"final test accuracy: max |diff| {round(dacc * n_test)} "
+                f"of {n_test} examples (tolerance 2); final test loss: max |diff| {dloss:.1e} "
+                f"(tolerance {LOSS_TOL:g})"]
+
+
+@torch.inference_mode()
+def latency_ms(net, x, repeats: int = 50) -> float:
+    """Median wall time of one forward, after 5 untimed ones."""
+    times = []
+    for _ in range(repeats + 5):
+        _sync(x.device.type)
+        t = time.perf_counter()
+        net(x)
+        _sync(x.device.type)
+        times.append(time.perf_counter() - t)
+    return 1e3 * statistics.median(times[5:])
+
+
+def compaction(cfg, arch, dset, final_n, final_e) -> list[str]:
+    """Seed 0's trained weedout networks: the naive, masked dense-size one vs the engine's,
+    materialized as a small nn.Sequential (max |dlogit|: their outputs' largest difference)."""
+    x = dset.x_test[:256]
+    dp, df = models.count(arch)
+    rows = [f"{'sparsity':>8} {'params':>16} {'FLOPs/example':>20} {'ms/batch of 256':>24} {'max':>12}",
+            f"{'':>8} {'masked':>8}{'compact':>8} {'masked':>10}{'compact':>10} "
+            f"{'masked':>12}{'compact':>12} {'|dlogit|':>12}"]
+    for s in cfg.sparsities[:3]:
+        masked = final_n[s, "weedout", cfg.seeds[0]][2].eval()
+        carch, p = final_e[s, "weedout", cfg.seeds[0]][2]
+        small = models.materialize(carch, p).eval()
+        cp, cf = models.count(carch)
+        assert sum(q.numel() for q in small.parameters()) == cp
+        with torch.inference_mode():
+            dlogit = float((masked(x) - small(x)).abs().max())
+        rows.append(f"{s:>8g} {dp:>8d}{cp:>8d} {df:>10d}{cf:>10d} {latency_ms(masked, x):>12.3f}"
+                    f"{latency_ms(small, x):>12.3f} {dlogit:>12.1e}")
+    return rows
+
+
+def hardware(dev: str) -> str:
+    cpu = platform.processor() or platform.machine()
+    if os.path.exists("/proc/cpuinfo"):
+        cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                    if l.startswith("model name")), cpu)
+    return (f"hardware: {cpu}, {os.cpu_count()} cores; torch {torch.__version__}, {torch.get_num_threads()}"
+            f" threads; device {torch.cuda.get_device_name() if dev == 'cuda' else 'cpu'}; {_load()}")
+
+
+def _load() -> str:  # other processes on these cores slow both runs (the naive one, more ops, more)
+    return "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def parse(argv=None):
+    p = argparse.ArgumentParser(prog="python -m weedout.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", choices=config.DEVICES, default="auto")
+    p.add_argument("--dataset", choices=("digits", "mnist1d", "fashion_mnist"), default="digits")
+    p.add_argument("--model", choices=data.MODELS, default="mlp")
+    p.add_argument("--seeds", type=int, default=4, help="seeds 0..n-1")
+    p.add_argument("--candidates", type=int, default=100)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--sparsities", type=float, nargs="+", default=[0.5, 0.75, 0.9])
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--json", default=None, help="save timings and agreement here")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    a = parse(argv)
+    torch.set_num_threads(a.threads or os.cpu_count() or 1)
+    cfg = config.resolve("cpu", DATASETS=[a.dataset], MODELS=[a.model], SEEDS=a.seeds,
+                         SPARSITIES=a.sparsities, CANDIDATES=a.candidates, EPOCHS=a.epochs,
+                         DEVICE=a.device, DATA_ROOT=a.data_root)
+    dev = config.device_of(cfg)
+    dset = data.load_dataset(a.dataset, cfg.data_path, device=dev)
+    arch = models.arch_for(a.model, dset.in_shape, dset.n_classes, cfg.mlp_widths, cfg.cnn_channels)
+    n, S = len(cfg.seeds), len(cfg.sparsities)
+    print(f"weedout benchmark: naive reference vs engine, same grid, one process\n{hardware(dev)}\n"
+          f"grid: {a.dataset} {a.model} {'-'.join(map(str, arch.widths))}, sparsities {cfg.sparsities}, "
+          f"{n} seeds, {cfg.candidates} candidates, {cfg.epochs} epochs, batch {cfg.batch_size}: "
+          f"{n * S * cfg.candidates} candidates scored, {n * (1 + 2 * S)} networks trained")
+    warm = dataclasses.replace(cfg, seeds=cfg.seeds[:1], sparsities=cfg.sparsities[:1], candidates=4, epochs=1)
+    run_naive(warm, arch, dset, dev)  # warm-up: allocator, kernels, lazy imports; not timed
+    run_engine(warm, arch, dset, dev)
+    peaks, times, results = {}, {}, {}
+    for name, fn in (("naive", run_naive), ("engine", run_engine)):
+        peak = Peak(dev)
+        times[name], *results[name] = fn(cfg, arch, dset, dev)
+        peaks[name] = peak.read()
+    ok, agreement = compare(*results["naive"], *results["engine"], len(dset.y_test))
+    print(f"\n{'phase':<12}{'naive s':>10}{'engine s':>10}{'ratio':>8}")
+    for t in times.values():
+        t["end to end"] = t["search"] + t["training"]
+    for ph, n in times["naive"].items():
+        print(f"{ph:<12}{n:>10.2f}{times['engine'][ph]:>10.2f}{n / times['engine'][ph]:>7.1f}x")
+    (hn, dn, gn), (he, de, ge) = peaks["naive"], peaks["engine"]
+    print(f"peak host memory ({Peak.how}): naive {hn:.0f} MiB (+{dn:.0f} over its start), "
+          f"engine {he:.0f} MiB (+{de:.0f})")
+    if dev == "cuda":
+        print(f"peak device memory (torch.cuda.max_memory_allocated): naive {gn:.0f} MiB, engine {ge:.0f} MiB")
+    print("\nagreement: " + "\n           ".join(agreement + ["OK" if ok else "DISAGREE"]))
+    print("\ncompaction: naive masked MaskedNet vs the engine's network materialized (seed 0, weedout)\n"
+          + "\n".join(compaction(cfg, arch, dset, results["naive"][1], results["engine"][1])))
+    print(f"after the runs: {_load()}")
+    if a.json:
+        Path(a.json).write_text(json.dumps({"times": times, "peak_mib": peaks, "agree": ok, "agreement":
+                                            agreement, "hardware": hardware(dev), "grid": vars(a)}, indent=1))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
