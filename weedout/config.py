@@ -13,8 +13,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import importlib
 import json
 import math
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -180,6 +182,7 @@ def resolve(PRESET: str = "smoke", **params) -> Config:
     """
     from . import data, search  # late: keep `import weedout.config` light
 
+    load_plugins()
     if not isinstance(PRESET, str) or PRESET not in PRESETS:  # a list would raise TypeError
         raise _bad("PRESET", PRESET, f"one of {list(PRESETS)}")
     unknown = sorted(set(params) - set(PARAMETERS))
@@ -222,6 +225,18 @@ def resolve(PRESET: str = "smoke", **params) -> Config:
         if not torch.cuda.is_available():
             raise _bad("DEVICE", "cuda", "'auto' or 'cpu': torch sees no CUDA device here")
     return cfg
+
+
+def load_plugins() -> None:
+    """Import the modules named in WEEDOUT_PLUGINS (comma-separated). A plugin registers its own
+    search strategy, dataset or preset (search.STRATEGIES, data.DATASETS, PRESETS) at import;
+    the variable reaches every notebook kernel, so papermill runs see the same registry."""
+    for name in filter(None, (m.strip() for m in os.environ.get("WEEDOUT_PLUGINS", "").split(","))):
+        try:
+            importlib.import_module(name)
+        except ImportError as e:
+            raise ValueError(f"WEEDOUT_PLUGINS={name!r} could not be imported ({e}): name a "
+                             "module on the Python path") from None
 
 
 def cells(cfg: Config) -> list[tuple[str, str]]:

@@ -112,7 +112,7 @@ def run_search(cfg: Config) -> pd.DataFrame:
             for s in [s for d, m, sd, s in todo if (d, m, sd) == (ds, model, seed)]:
                 g = torch.Generator().manual_seed(derive_seed(seed, "search", ds, model, s))
                 found = search.STRATEGIES[cfg.strategy](
-                    lambda n: masks.sample(arch.widths, s, n, g), score, cfg.candidates)
+                    lambda n: masks.sample(arch.widths, s, n, g), score, cfg.candidates, g)
                 control = masks.sample(arch.widths, s, 1, torch.Generator().manual_seed(
                     derive_seed(seed, "random", ds, model, s)))
                 store.save("search", _search_key(ds, model, s, seed), {

@@ -2,12 +2,14 @@
 
 A search strategy has one signature, so a user's own method drops in next to the paper's:
 
-    strategy(sample, score, budget) -> SearchResult
+    strategy(sample, score, budget, generator) -> SearchResult
       sample(n) -> Keep       n masks drawn uniformly at the target sparsity (exact counts)
       score(keep) -> Tensor   one score per mask, lower is better (batched, chunked inside)
       budget                  how many masks the strategy may score (the CANDIDATES parameter)
+      generator               a seeded torch.Generator for any other random choice
 
-Register it in STRATEGIES and select it with Config.strategy.
+Register it in STRATEGIES and select it with Config.strategy (see the README). Two ship here:
+the paper's `random_search` and, as the alternative the paper names, an `evolution`ary search.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ class SearchResult:
 
 
 def random_search(sample: Callable[[int], Keep], score: Callable[[Keep], torch.Tensor],
-                  budget: int) -> SearchResult:
+                  budget: int, generator: torch.Generator | None = None) -> SearchResult:
     """The paper's Random Search Heuristic: draw `budget` uniform masks, keep the best one.
 
     All masks are drawn before any is scored, so how scoring is chunked never changes them.
@@ -41,7 +43,54 @@ def random_search(sample: Callable[[int], Keep], score: Callable[[Keep], torch.T
     return SearchResult(masks.select(keep, best), scores.tolist(), best)
 
 
-STRATEGIES: dict[str, Callable[..., SearchResult]] = {"random_search": random_search}
+def _crossover(a: Keep, b: Keep, generator: torch.Generator) -> Keep:
+    """Per layer, a uniform k-subset of the union of a's and b's kept nodes: the child inherits
+    only its parents' nodes and keeps the exact count (the union holds at least k)."""
+    child = []
+    for la, lb in zip(a, b):
+        n, k = la.shape
+        size = int(max(la.max(), lb.max())) + 1
+        union = torch.zeros(n, size, dtype=torch.bool)
+        union.scatter_(1, la, True).scatter_(1, lb, True)
+        priority = torch.rand(n, size, generator=generator).masked_fill_(~union, -1.0)
+        child.append(priority.topk(k, dim=1).indices.sort(dim=1).values)
+    return child
+
+
+def evolutionary_search(sample: Callable[[int], Keep], score: Callable[[Keep], torch.Tensor],
+                        budget: int, generator: torch.Generator | None = None,
+                        population: int | None = None) -> SearchResult:
+    """A (mu + lambda) genetic search over exact-count masks, the alternative to random search
+    that the paper names. Generation 0 is `population` uniform masks; each next generation has
+    `population` children: half cross two parents drawn from the survivors, half cross a survivor
+    with a fresh uniform mask (mutation); the best `population` of parents and children survive.
+    Scores exactly `budget` masks, so it is compared with random search at equal cost."""
+    generator = generator or torch.Generator().manual_seed(0)
+    pop = population or max(2, min(budget, round(math.sqrt(budget) * 2)))
+    keep = sample(min(pop, budget))
+    fitness = score(keep)
+    trace, best, best_score = fitness.tolist(), masks.select(keep, int(fitness.argmin())), float(fitness.min())
+    while len(trace) < budget:
+        n = min(pop, budget - len(trace))
+        pa = torch.randint(keep[0].shape[0], (n,), generator=generator)
+        pb = torch.randint(keep[0].shape[0], (n,), generator=generator)
+        mates = masks.select(keep, pb)
+        fresh = sample(n - n // 2)
+        mates = [torch.cat([m[: n // 2], f]) for m, f in zip(mates, fresh)]
+        children = _crossover(masks.select(keep, pa), mates, generator)
+        child_fitness = score(children)
+        trace += child_fitness.tolist()
+        if float(child_fitness.min()) < best_score:
+            best_score = float(child_fitness.min())
+            best = masks.select(children, int(child_fitness.argmin()))
+        keep, fitness = masks.cat([keep, children]), torch.cat([fitness, child_fitness])
+        survivors = fitness.argsort(stable=True)[:pop]
+        keep, fitness = masks.select(keep, survivors), fitness[survivors]
+    return SearchResult(best, trace, trace.index(best_score))
+
+
+STRATEGIES: dict[str, Callable[..., SearchResult]] = {"random_search": random_search,
+                                                      "evolution": evolutionary_search}
 
 
 def _per_candidate(logits: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
