@@ -80,7 +80,7 @@ def make_stats(rng, n=3):
             r.update(n_pairs=n, diff_mean=d, diff_ci_low=d - 0.004 if n > 1 else np.nan,
                      diff_ci_high=d + 0.004 if n > 1 else np.nan, p_value=p,
                      p_holm=min(1.0, 3 * p) if n > 1 else np.nan, effect_dz=0.1, margin=0.01,
-                     tost_p=0.0004 if n > 1 else np.nan,
+                     tost_p=0.0004 if n > 1 else np.nan, tost_p_holm=0.0004 if n > 1 else np.nan,
                      verdict="equivalent" if n > 1 else "inconclusive",
                      drop_weedout=0.15 * s, drop_random=0.149 * s,
                      param_sparsity=1 - (1 - s) ** 2, flop_sparsity=1 - (1 - s) ** 2,
@@ -192,7 +192,7 @@ def test_main_table_oracle(data):
         r.diff_mean * 100, r.diff_ci_low * 100, r.diff_ci_high * 100)
     assert row["Sparsity (%)"] == "50"
     assert row["Param. sparsity (%)"] == "%.1f" % (r.param_sparsity * 100)
-    assert row["TOST p (±margin)"] == "<0.001 (±1.00 pp)"
+    assert row["TOST p (Holm, ±margin)"] == "<0.001 (±1.00 pp)"
     assert row["p (Holm)"] == "%.3f" % r.p_holm
     assert row["Verdict"] == "equivalent"
 

@@ -18,7 +18,7 @@ EXPECTED_COLUMNS = [
     "n_weedout", "mean_weedout", "std_weedout", "ci_low_weedout", "ci_high_weedout",
     "n_random", "mean_random", "std_random", "ci_low_random", "ci_high_random",
     "n_pairs", "diff_mean", "diff_ci_low", "diff_ci_high", "t_stat", "p_value", "p_holm",
-    "wilcoxon_p", "effect_dz", "margin", "tost_p", "verdict",
+    "wilcoxon_p", "effect_dz", "margin", "tost_p", "tost_p_holm", "verdict",
     "drop_weedout", "drop_random", "rel_drop_weedout", "rel_drop_random",
     "param_sparsity", "flop_sparsity", "reach",
     "epochs_to_reach_dense", "epochs_to_reach_weedout", "epochs_to_reach_random",
@@ -239,6 +239,10 @@ def test_compute_stats_verdicts_and_shape():
     assert out[[c for c in out if c.endswith("_dense")]].nunique().max() == 1
     assert (out["n_diverged"] == 0).all() and (out["margin"] == 0.01).all()
     np.testing.assert_allclose(out["p_holm"], stats.holm(out["p_value"]))
+    np.testing.assert_allclose(out["tost_p_holm"], stats.holm(out["tost_p"]))
+    # the verdicts follow the Holm-adjusted p-values of their family
+    assert out["verdict"].tolist() == [stats.verdict(p, t, d) for p, t, d in
+                                       zip(out["p_holm"], out["tost_p_holm"], out["diff_mean"])]
     np.testing.assert_allclose(out["param_sparsity"], 1 - (1 - out["sparsity"]) ** 2)
 
 

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -229,6 +230,7 @@ def plot_search(search: pd.DataFrame, accuracy: pd.DataFrame) -> Figure:
                     for k, lv in enumerate(acc_levels)]
         bx.legend(handles=handles, loc="best", fontsize=7.5)
         bx.set_xlabel("score at initialisation (loss, nats; lower = better)")
+        bx.xaxis.set_major_locator(MaxNLocator(4))  # long decimals overlap otherwise
         bx.set_ylabel("final test accuracy (%)")
         bx.set_title(f"{dataset} · {model}: does the initial score predict accuracy?",
                      fontsize=10)

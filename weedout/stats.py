@@ -30,7 +30,7 @@ _NAN = float("nan")
 COLUMNS = (LEVEL
            + [f"{k}_{m}" for m in METHODS for k in ("n", "mean", "std", "ci_low", "ci_high")]
            + ["n_pairs", "diff_mean", "diff_ci_low", "diff_ci_high", "t_stat", "p_value",
-              "p_holm", "wilcoxon_p", "effect_dz", "margin", "tost_p", "verdict",
+              "p_holm", "wilcoxon_p", "effect_dz", "margin", "tost_p", "tost_p_holm", "verdict",
               "drop_weedout", "drop_random", "rel_drop_weedout", "rel_drop_random",
               "param_sparsity", "flop_sparsity", "reach"]
            + [f"{x}_{m}" for x in ("epochs_to_reach", "auc") for m in METHODS]
@@ -177,9 +177,10 @@ def compute_stats(accuracy: pd.DataFrame, curves: pd.DataFrame | None = None,
 
     Verdict rule (per level, at `alpha`): "equivalent" if TOST against ±margin (absolute
     accuracy fraction) rejects non-equivalence; else "weedout better"/"weedout worse" if the
-    two-sided paired t-test rejects (sign of diff_mean); else "inconclusive". The verdict uses
-    the level's own p_value; p_holm (Holm across a dataset x model's levels) is beside it for
-    family-wise claims. Zero-variance differences give NaN p-values, hence "inconclusive".
+    two-sided paired t-test rejects (sign of diff_mean); else "inconclusive". Both tests are
+    Holm-adjusted across the sparsity levels of one dataset x model (p_holm, tost_p_holm) and
+    the verdict uses the adjusted values: one verdict per level means nine tests per family,
+    and an unadjusted verdict would contradict the p (Holm) printed beside it. Zero-variance differences give NaN p-values, hence "inconclusive".
     Diverged networks (NaN test_acc or diverged=True) drop out of means and of any pair they
     are in. n_diverged counts that level's diverged sparse networks plus the diverged dense
     networks of its dataset x model (so a dense divergence shows on each of its rows).
@@ -229,6 +230,10 @@ def compute_stats(accuracy: pd.DataFrame, curves: pd.DataFrame | None = None,
         rows.append(row)
 
     out = pd.DataFrame(rows, columns=COLUMNS)
-    out["p_holm"] = out.groupby(["dataset", "model"])["p_value"].transform(holm)
+    family = out.groupby(["dataset", "model"])
+    out["p_holm"] = family["p_value"].transform(holm)
+    out["tost_p_holm"] = family["tost_p"].transform(holm)
+    out["verdict"] = [verdict(p, t, d, alpha) for p, t, d in
+                      zip(out["p_holm"], out["tost_p_holm"], out["diff_mean"])]
     return out.reset_index(drop=True)
 

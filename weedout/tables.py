@@ -58,7 +58,7 @@ def main_table(stats: pd.DataFrame) -> pd.DataFrame:
             "Random (%)": fmt_mean_ci(r.mean_random, r.ci_low_random, r.ci_high_random),
             "Δ (W−R) [95% CI] (pp)": fmt_diff(r.diff_mean, r.diff_ci_low, r.diff_ci_high),
             "p (Holm)": fmt_p(r.p_holm),
-            "TOST p (±margin)": f"{fmt_p(r.tost_p)} ({margin})",
+            "TOST p (Holm, ±margin)": f"{fmt_p(r.tost_p_holm)} ({margin})",
             "Verdict": str(r.verdict) if _ok(r.verdict) else NA,
             "Param. sparsity (%)": (f"{100 * r.param_sparsity:.1f}"
                                     if _ok(r.param_sparsity) else NA),
