@@ -90,7 +90,7 @@ PRESETS: dict[str, Config] = {
                     candidates=8, epochs=3, mlp_widths=(64, 64), batch_size=64, lr=0.05),
     # The main command's default: two offline datasets, the full sparsity sweep, < 20 min on CPU.
     "cpu": Config(preset="cpu", datasets=("digits", "mnist1d"),
-                  sparsities=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), seeds=tuple(range(8)),
+                  sparsities=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), seeds=tuple(range(10)),
                   candidates=100, epochs=30, mlp_widths=(256, 256), cnn_channels=(32, 32),
                   batch_size=64, lr=0.05),
     # Paper scale, for a GPU: MNIST, Fashion-MNIST, CIFAR-10 via torchvision.

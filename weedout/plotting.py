@@ -22,7 +22,7 @@ from scipy import stats as sps
 # Okabe-Ito: colour-blind safe, and the same method always has the same colour.
 METHOD_COLORS = {"dense": "#444444", "weedout": "#D55E00", "random": "#0072B2"}
 METHODS = ("dense", "weedout", "random")
-SPARSITY_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+SPARSITY_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "p", "<", ">")  # >= 9 levels: distinct
 PANEL_KEYS = ["dataset", "model"]
 MAX_STRIP = 400  # candidates drawn as dots per sparsity level (boxes use all of them)
 
