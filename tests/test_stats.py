@@ -23,7 +23,7 @@ EXPECTED_COLUMNS = [
     "param_sparsity", "flop_sparsity", "reach",
     "epochs_to_reach_dense", "epochs_to_reach_weedout", "epochs_to_reach_random",
     "auc_dense", "auc_weedout", "auc_random", "auc_diff", "auc_p", "epochs_diff", "epochs_p",
-    "n_diverged",
+    "n_diverged", "auc_p_holm", "epochs_p_holm",
 ]
 
 
@@ -240,6 +240,7 @@ def test_compute_stats_verdicts_and_shape():
     assert (out["n_diverged"] == 0).all() and (out["margin"] == 0.01).all()
     np.testing.assert_allclose(out["p_holm"], stats.holm(out["p_value"]))
     np.testing.assert_allclose(out["tost_p_holm"], stats.holm(out["tost_p"]))
+    np.testing.assert_allclose(out["auc_p_holm"], stats.holm(out["auc_p"]))
     # the verdicts follow the Holm-adjusted p-values of their family
     assert out["verdict"].tolist() == [stats.verdict(p, t, d) for p, t, d in
                                        zip(out["p_holm"], out["tost_p_holm"], out["diff_mean"])]

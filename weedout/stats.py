@@ -34,7 +34,8 @@ COLUMNS = (LEVEL
               "drop_weedout", "drop_random", "rel_drop_weedout", "rel_drop_random",
               "param_sparsity", "flop_sparsity", "reach"]
            + [f"{x}_{m}" for x in ("epochs_to_reach", "auc") for m in METHODS]
-           + ["auc_diff", "auc_p", "epochs_diff", "epochs_p", "n_diverged"])
+           + ["auc_diff", "auc_p", "epochs_diff", "epochs_p", "n_diverged",
+              "auc_p_holm", "epochs_p_holm"])
 
 
 def mean_ci(values, alpha: float = 0.05) -> dict:
@@ -233,6 +234,8 @@ def compute_stats(accuracy: pd.DataFrame, curves: pd.DataFrame | None = None,
     family = out.groupby(["dataset", "model"])
     out["p_holm"] = family["p_value"].transform(holm)
     out["tost_p_holm"] = family["tost_p"].transform(holm)
+    out["auc_p_holm"] = family["auc_p"].transform(holm)        # convergence claims are a
+    out["epochs_p_holm"] = family["epochs_p"].transform(holm)  # family of levels too
     out["verdict"] = [verdict(p, t, d, alpha) for p, t, d in
                       zip(out["p_holm"], out["tost_p_holm"], out["diff_mean"])]
     return out.reset_index(drop=True)
