@@ -248,3 +248,17 @@ def test_bench_tiny_grid_agrees(capsys):
                       "--threads 1".split()) == 0
     out = capsys.readouterr().out
     assert "OK" in out and "end to end" in out and "compaction" in out
+
+
+def test_materialize_keeps_float64():
+    """A float64 network stays float64 when materialized (copying into default float32 layers
+    first would round its weights: a 1e-7 difference where float64 agrees to 1e-12)."""
+    arch = models.arch_for("cnn1d", (1, 40), 10, (16, 16), (8, 6))
+    parent = [p.double() for p in models.init_parent(arch, 0)]
+    keep = masks.sample(arch.widths, 0.5, 1, torch.Generator().manual_seed(0))
+    carch, params = models.compact(arch, [p[None] for p in parent], keep)
+    net = models.materialize(carch, [p[0] for p in params])
+    x = torch.randn(16, 1, 40, dtype=torch.float64)
+    assert next(net.parameters()).dtype == torch.float64
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), models.forward(carch, params, x)[0], rtol=0, atol=1e-12)

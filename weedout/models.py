@@ -206,11 +206,12 @@ def materialize(arch: Arch, params: list[torch.Tensor]) -> nn.Sequential:
         else:
             layers += [nn.Linear(W.shape[1], W.shape[0]), nn.ReLU()]
     layers += [nn.Flatten(), nn.Linear(params[-2].shape[1], arch.n_classes)]
-    net = nn.Sequential(*layers)
+    # dtype and device first: copying into default float32 layers would round float64 weights
+    net = nn.Sequential(*layers).to(device=params[0].device, dtype=params[0].dtype)
     with torch.no_grad():
         for p, v in zip(net.parameters(), params):
             p.copy_(v)
-    return net.to(params[0].device)
+    return net
 
 
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

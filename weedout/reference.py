@@ -42,7 +42,7 @@ class EpochOrderSampler(Sampler):
 
 def masked_net(arch: Arch, parent: list[torch.Tensor], keep: Keep | None, device) -> models.MaskedNet:
     """The parent as a MaskedNet, its 0/1 masks set from `keep` ([1, k_l] per layer; None: dense)."""
-    net = models.load_params(models.MaskedNet(arch), [p.cpu() for p in parent])
+    net = models.load_params(models.MaskedNet(arch).to(parent[0].dtype), [p.cpu() for p in parent])
     if keep is not None:
         net.set_masks([b[0] for b in masks.to_binary(keep, arch.widths)])
     return net.to(device)
