@@ -19,7 +19,7 @@ from typing import Callable
 
 import torch
 
-from . import masks, models, reference
+from . import masks, models
 from .masks import Keep
 from .models import Arch
 
@@ -151,9 +151,3 @@ def scorer(arch: Arch, parent: list[torch.Tensor], x: torch.Tensor, y: torch.Ten
 
     return score
 
-
-def score_one_by_one(arch: Arch, parent: list[torch.Tensor], keep: Keep, x, y,
-                     kind: str = "loss") -> torch.Tensor:
-    """The slow, obvious way (a MaskedNet per candidate): the oracle for `scorer`. It lives with
-    the naive reference now; kept here so existing callers keep working."""
-    return reference.score_one_by_one(arch, parent, keep, x, y, kind)
