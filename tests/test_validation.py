@@ -23,7 +23,7 @@ FILE = object()  # placeholder: replaced by the path of an existing *file* in th
 # (parameter, bad value, text the message must contain to say what is allowed, the value
 # the message must show when it is not the whole value, e.g. the offending list entry)
 CASES = [
-    ("PRESET", "huge", "one of ['smoke', 'cpu', 'paper']", None),
+    ("PRESET", "huge", f"one of {list(config.PRESETS)}", None),
     ("PRESET", ["smoke"], "one of", None),
     ("PRESET", 3, "one of", None),
     ("DATASETS", "imagenet", "one of ['digits', 'mnist1d'", None),

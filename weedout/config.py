@@ -99,6 +99,10 @@ PRESETS: dict[str, Config] = {
                     candidates=1000, epochs=20, mlp_widths=(512, 512), cnn_channels=(32, 64, 128),
                     batch_size=128, lr=0.02, score_batch=1024),
 }
+# Beyond the paper (its future work: "other RSH strategies"): the cpu grid searched by the
+# evolutionary strategy at the same budget, so `method=weedout` means "evolution's winner".
+PRESETS["cpu_evolution"] = dataclasses.replace(PRESETS["cpu"], preset="cpu_evolution",
+                                               strategy="evolution")
 
 # Notebook/CLI parameter name -> Config field.
 PARAMETERS = {"DATASETS": "datasets", "MODELS": "models", "SPARSITIES": "sparsities",

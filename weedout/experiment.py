@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import platform
 import time
 
 import pandas as pd
@@ -22,7 +21,8 @@ import torch
 
 from . import config, data, masks, models, search
 from .config import Config, derive_seed
-from .results import Store, exclusive, seeds_key, sparsity_key, write_csv, atomic_write
+from .results import (Store, atomic_write, exclusive, read_table, record_stage, seeds_key,
+                      sparsity_key, write_csv)
 from .train import Schedule, train_stack
 
 CURVE_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc")
@@ -70,31 +70,6 @@ def _search_key(ds, model, s, seed) -> str:
     return f"{ds}-{model}-{sparsity_key(s)}-seed{seed}"
 
 
-def _record_run(cfg: Config, stage: str, seconds: float, computed: int) -> None:
-    """Evidence next to the numbers (airbench's habit): config, hardware, versions, timings."""
-    path = cfg.results_path / "run.json"
-    run = _run_json(cfg)
-    dev = config.device_of(cfg)
-    run.update(config=cfg.to_dict(), digest=cfg.digest(), python=platform.python_version(),
-               torch=torch.__version__, platform=platform.platform(), cpu=platform.processor()
-               or platform.machine(), cpu_count=os.cpu_count(),
-               device=torch.cuda.get_device_name() if dev == "cuda" else "cpu")
-    # "digest": which config last wrote this stage's tables (checked by `_read`).
-    run.setdefault("stages", {})[stage] = {"seconds": round(seconds, 2), "trials_computed": computed,
-                                           "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                           "digest": cfg.digest()}
-    atomic_write(path, json.dumps(run, indent=1, default=list))
-
-
-def _run_json(cfg: Config) -> dict:
-    """run.json, or {} if missing or damaged: it is evidence, never a reason to stop a run."""
-    try:
-        run = json.loads((cfg.results_path / "run.json").read_bytes().decode())
-    except (OSError, ValueError):
-        return {}
-    return run if isinstance(run, dict) and isinstance(run.get("stages", {}), dict) else {}
-
-
 def run_search(cfg: Config) -> pd.DataFrame:
     """Phase 1 for every (dataset, model, sparsity, seed); writes search.csv."""
     t0, computed = time.time(), 0
@@ -126,7 +101,7 @@ def run_search(cfg: Config) -> pd.DataFrame:
                     bar.update(1)
         table = search_table(cfg, store)
         write_csv(table, cfg.results_path / "search.csv")
-        _record_run(cfg, "search", time.time() - t0, computed)  # in the lock: read-modify-write
+        record_stage(cfg, "search", time.time() - t0, computed)  # in the lock: read-modify-write
     return table
 
 
@@ -219,7 +194,7 @@ def run_training(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
         accuracy, curves = training_tables(cfg, store)
         write_csv(accuracy, cfg.results_path / "accuracy.csv")
         write_csv(curves, cfg.results_path / "curves.csv")
-        _record_run(cfg, "training", time.time() - t0, computed)  # in the lock: read-modify-write
+        record_stage(cfg, "training", time.time() - t0, computed)  # in the lock: read-modify-write
     return accuracy, curves
 
 
@@ -248,39 +223,16 @@ def training_tables(cfg: Config, store: Store) -> tuple[pd.DataFrame, pd.DataFra
     return pd.DataFrame(acc), pd.DataFrame(cur)
 
 
-# The stage whose run.json entry says which config wrote each table.
-_STAGE_OF = {"search.csv": "search", "accuracy.csv": "training", "curves.csv": "training",
-             "stats.csv": "analysis"}
-
-
-def _read(cfg: Config, name: str, made_by: str) -> pd.DataFrame:
-    """A table of an earlier stage, refused if another config (other EPOCHS, CANDIDATES, ...)
-    wrote it last: a results folder reused with new settings must never mix the two."""
-    path = cfg.results_path / name
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run {made_by} first")
-    # str: a digest such as "0123456789" must not be read as a number
-    table = pd.read_csv(path, dtype={"config_digest": str})
-    wrote = _run_json(cfg).get("stages", {}).get(_STAGE_OF.get(name), {}).get("digest")
-    if "config_digest" in table and len(table):  # the table's own word, where it has one
-        others = sorted(set(table["config_digest"]) - {cfg.digest()})
-        wrote = others[0] if others else cfg.digest()
-    if wrote and wrote != cfg.digest():
-        raise ValueError(f"{path} was made by another config (digest {wrote}), not this run's "
-                         f"(digest {cfg.digest()}): run {made_by} with these settings first")
-    return table
-
-
 def run_analysis(cfg: Config) -> pd.DataFrame:
     """Statistics per dataset x model x sparsity from accuracy.csv and curves.csv -> stats.csv."""
     from . import stats
     t0 = time.time()
     with exclusive(cfg.results_path):  # refuse a second process, as the other stages do
-        table = stats.compute_stats(_read(cfg, "accuracy.csv", "notebooks/02_training"),
-                                    _read(cfg, "curves.csv", "notebooks/02_training"),
+        table = stats.compute_stats(read_table(cfg, "accuracy.csv", "notebooks/02_training"),
+                                    read_table(cfg, "curves.csv", "notebooks/02_training"),
                                     margin=cfg.equivalence_margin)
         write_csv(table, cfg.results_path / "stats.csv")
-        _record_run(cfg, "analysis", time.time() - t0, 0)
+        record_stage(cfg, "analysis", time.time() - t0, 0)
     return table
 
 
@@ -292,12 +244,12 @@ def run_figures(cfg: Config, show: bool = False) -> list:
     t0 = time.time()
     with exclusive(cfg.results_path):  # refuse a second process, as the other stages do
         plotting.set_style()
-        stats_df = _read(cfg, "stats.csv", "notebooks/03_analysis")
-        accuracy = _read(cfg, "accuracy.csv", "notebooks/02_training")
+        stats_df = read_table(cfg, "stats.csv", "notebooks/03_analysis")
+        accuracy = read_table(cfg, "accuracy.csv", "notebooks/02_training")
         figures = {"accuracy_vs_sparsity": plotting.plot_accuracy_vs_sparsity(stats_df),
                    "learning_curves": plotting.plot_learning_curves(
-                       _read(cfg, "curves.csv", "notebooks/02_training")),
-                   "search": plotting.plot_search(_read(cfg, "search.csv", "notebooks/01_search"),
+                       read_table(cfg, "curves.csv", "notebooks/02_training")),
+                   "search": plotting.plot_search(read_table(cfg, "search.csv", "notebooks/01_search"),
                                                   accuracy)}
         written = []
         for name, fig in figures.items():
@@ -307,5 +259,5 @@ def run_figures(cfg: Config, show: bool = False) -> list:
         for fig in figures.values():
             plt.close(fig)
         written += tables.write_tables(stats_df, cfg.figures_path)
-        _record_run(cfg, "figures", time.time() - t0, 0)
+        record_stage(cfg, "figures", time.time() - t0, 0)
     return written

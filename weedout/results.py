@@ -3,6 +3,8 @@
 Layout of a run's results folder (RESULTS_DIR, default results/<preset>/):
 
     config.json                 the full config of the latest run, with its digest
+    run.json                    hardware, versions, per-stage timings and which config wrote
+                                each table (a later stage refuses a table of another config)
     trials/<digest>/<phase>/<key>.json   one record per finished trial
     search.csv accuracy.csv curves.csv stats.csv     tables (rebuilt from the records)
 
@@ -19,11 +21,16 @@ import fcntl
 import hashlib
 import json
 import os
+import platform
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
 import pandas as pd
+import torch
+
+from .config import device_of
 
 FORMAT = 1
 
@@ -130,3 +137,53 @@ def seeds_key(seeds) -> str:
     if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
         return f"seeds{seeds[0]}-{seeds[-1]}"
     return "seeds-" + hashlib.sha256(json.dumps(seeds).encode()).hexdigest()[:8]
+
+
+# -- run.json: the evidence next to the numbers, and which config wrote each table --
+
+def record_stage(cfg, stage: str, seconds: float, computed: int) -> None:
+    """Evidence next to the numbers (airbench's habit): config, hardware, versions, timings."""
+    path = cfg.results_path / "run.json"
+    run = run_json(cfg)
+    dev = device_of(cfg)
+    run.update(config=cfg.to_dict(), digest=cfg.digest(), python=platform.python_version(),
+               torch=torch.__version__, platform=platform.platform(), cpu=platform.processor()
+               or platform.machine(), cpu_count=os.cpu_count(),
+               device=torch.cuda.get_device_name() if dev == "cuda" else "cpu")
+    # "digest": which config last wrote this stage's tables (checked by `read_table`).
+    run.setdefault("stages", {})[stage] = {"seconds": round(seconds, 2), "trials_computed": computed,
+                                           "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                           "digest": cfg.digest()}
+    atomic_write(path, json.dumps(run, indent=1, default=list))
+
+
+def run_json(cfg) -> dict:
+    """run.json, or {} if missing or damaged: it is evidence, never a reason to stop a run."""
+    try:
+        run = json.loads((cfg.results_path / "run.json").read_bytes().decode())
+    except (OSError, ValueError):
+        return {}
+    return run if isinstance(run, dict) and isinstance(run.get("stages", {}), dict) else {}
+
+
+# The stage whose run.json entry says which config wrote each table.
+_STAGE_OF = {"search.csv": "search", "accuracy.csv": "training", "curves.csv": "training",
+             "stats.csv": "analysis"}
+
+
+def read_table(cfg, name: str, made_by: str) -> pd.DataFrame:
+    """A table of an earlier stage, refused if another config (other EPOCHS, CANDIDATES, ...)
+    wrote it last: a results folder reused with new settings must never mix the two."""
+    path = cfg.results_path / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run {made_by} first")
+    # str: a digest such as "0123456789" must not be read as a number
+    table = pd.read_csv(path, dtype={"config_digest": str})
+    wrote = run_json(cfg).get("stages", {}).get(_STAGE_OF.get(name), {}).get("digest")
+    if "config_digest" in table and len(table):  # the table's own word, where it has one
+        others = sorted(set(table["config_digest"]) - {cfg.digest()})
+        wrote = others[0] if others else cfg.digest()
+    if wrote and wrote != cfg.digest():
+        raise ValueError(f"{path} was made by another config (digest {wrote}), not this run's "
+                         f"(digest {cfg.digest()}): run {made_by} with these settings first")
+    return table
