@@ -105,15 +105,21 @@ def run_search(cfg: Config) -> pd.DataFrame:
     return table
 
 
+def _search_record(store: Store, ds: str, model: str, s: float, seed: int) -> dict:
+    """A finished search trial, or an error saying which one is missing and what to run."""
+    rec = store.load("search", _search_key(ds, model, s, seed))
+    if rec is None:
+        raise FileNotFoundError(f"no search record for {ds}/{model} sparsity {s} seed {seed} "
+                                f"under {store.root}: run notebooks/01_search first")
+    return rec
+
+
 def search_table(cfg: Config, store: Store) -> pd.DataFrame:
     rows = []
     for ds, model in config.cells(cfg):
         for s in cfg.sparsities:
             for seed in cfg.seeds:
-                rec = store.load("search", _search_key(ds, model, s, seed))
-                if rec is None:
-                    raise FileNotFoundError(f"no search record for {ds}/{model} sparsity {s} "
-                                            f"seed {seed}: run notebooks/01_search first")
+                rec = _search_record(store, ds, model, s, seed)
                 rows += [{"dataset": ds, "model": model, "sparsity": s, "seed": seed,
                           "candidate": i, "score": sc, "chosen": i == rec["best_index"]}
                          for i, sc in enumerate(rec["scores"])]
@@ -126,10 +132,7 @@ def _cell_networks(cfg: Config, store: Store, ds: str, model: str, s: float | No
         return [("dense", seed, None) for seed in cfg.seeds]
     nets = []
     for seed in cfg.seeds:
-        rec = store.load("search", _search_key(ds, model, s, seed))
-        if rec is None:
-            raise FileNotFoundError(f"no search record for {ds}/{model} sparsity {s} seed {seed} "
-                                    f"under {store.root}: run notebooks/01_search first")
+        rec = _search_record(store, ds, model, s, seed)
         nets += [("weedout", seed, masks.from_lists(rec["weedout"])),
                  ("random", seed, masks.from_lists(rec["random"]))]
     return nets
