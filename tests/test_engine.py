@@ -17,6 +17,7 @@ Accuracies may differ by at most one example (a test logit within rounding of a 
 
 Speed is never timed here: that is `python -m weedout.bench`'s job.
 """
+import json
 import subprocess
 import sys
 
@@ -24,7 +25,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from weedout import bench, data, masks, models, reference, search
+from weedout import bench, data, masks, models, provenance, reference, search
 from weedout.train import Schedule, train_stack
 
 ARCHS = {"mlp": models.Arch("mlp", (1, 8, 8), (12, 9), 10),
@@ -153,12 +154,12 @@ def test_count_by_hand():
                                           2 * (6 * 2 * 9 * 64 + 5 * 6 * 9 * 16 + 3 * 5 * 4))
 
 
-def budget_for(arch, batch, chunk):
+def budget_for(arch, kept, batch, chunk):
     """The smallest memory budget for which the scorer takes `chunk` candidates per pass."""
     lo, hi = 1, 1 << 40
     while lo < hi:
         mid = (lo + hi) // 2
-        lo, hi = (mid + 1, hi) if search.chunk_size(arch, batch, mid) < chunk else (lo, mid)
+        lo, hi = (mid + 1, hi) if search.chunk_size(arch, kept, batch, mid) < chunk else (lo, mid)
     return lo
 
 
@@ -170,9 +171,10 @@ def test_batched_scoring_equals_one_by_one(kind, score):
     keep = masks.sample(arch.widths, 0.5, n, torch.Generator().manual_seed(9))
     expected = reference.score_one_by_one(arch, parents[0], keep, x, y, score)
     chunks = set()
+    kept = masks.kept_widths(arch.widths, 0.5)
     for c in (1, 2, 5, n, 4 * n):  # chunk = 1, a few (not dividing n), n, more than n
-        budget = budget_for(arch, len(x), c)
-        chunks.add(min(search.chunk_size(arch, len(x), budget), n))
+        budget = budget_for(arch, kept, len(x), c)
+        chunks.add(min(search.chunk_size(arch, kept, len(x), budget), n))
         got = search.scorer(arch, parents[0], x, y, score, budget_bytes=budget)(keep)
         assert got.shape == (n,) and got.dtype == torch.float64
         if score == "error":  # multiples of 1/17: equal unless a logit sits within rounding of a tie
@@ -242,12 +244,32 @@ def test_bench_help_runs():
     assert out.returncode == 0 and "--device" in out.stdout and "--candidates" in out.stdout
 
 
-def test_bench_tiny_grid_agrees(capsys):
-    """The benchmark's own agreement check on a tiny grid (correctness only; times not asserted)."""
+def test_bench_tiny_grid_agrees(capsys, tmp_path):
+    """The benchmark's own agreement check on a tiny grid (correctness only; times not asserted),
+    and the JSON it writes for the README's speed table."""
+    out_json = tmp_path / "bench.json"
     assert bench.main("--device cpu --seeds 1 --candidates 6 --epochs 1 --sparsities 0.5 0.9 "
-                      "--threads 1".split()) == 0
+                      f"--threads 1 --json {out_json}".split()) == 0
     out = capsys.readouterr().out
     assert "OK" in out and "end to end" in out and "compaction" in out
+    saved = json.loads(out_json.read_text())
+    assert saved["agree"] is True and saved["grid"]["dataset"] == "digits"
+    assert set(saved["times"]["naive"]) == {"search", "training", "end to end"}
+    assert saved["environment"]["engine"] == provenance.ENGINE_VERSION
+    assert saved["command"].startswith("python -m weedout.bench --device cpu")
+
+
+def test_bench_rejects_bad_model_before_work(capsys):
+    """A model that cannot take the dataset's inputs fails at once with the allowed list."""
+    assert bench.main("--dataset digits --model cnn1d --json none".split()) == 2
+    assert "MODELS: 'cnn1d' does not fit" in capsys.readouterr().err
+
+
+def test_bench_default_json_path_and_preset():
+    a = bench.parse("--dataset fashion_mnist --model cnn".split())
+    assert bench.default_preset("fashion_mnist") == "fashion"
+    assert bench.default_preset("cifar10") == "paper" and bench.default_preset("digits") == "cpu"
+    assert bench.default_json(a, "cuda").name == "cuda-fashion_mnist-cnn.json"
 
 
 def test_materialize_keeps_float64():
@@ -262,3 +284,30 @@ def test_materialize_keeps_float64():
     assert next(net.parameters()).dtype == torch.float64
     with torch.no_grad():
         torch.testing.assert_close(net(x), models.forward(carch, params, x)[0], rtol=0, atol=1e-12)
+
+
+def test_chunks_sized_from_kept_widths_not_the_parent():
+    """The paper preset's CIFAR-10 CNN (32-64-128 channels, scoring batch 1024) scores many
+    candidates per pass within 1 GiB; sizing with the parent's widths and a shared first layer
+    counted per candidate used to give a chunk of 1. Sparser candidates fit more per pass."""
+    arch = models.arch_for("cnn", (3, 32, 32), 10, (512, 512), (32, 64, 128))
+    chunks = [search.chunk_size(arch, masks.kept_widths(arch.widths, s), 1024, 1 << 30)
+              for s in (0.1, 0.5, 0.9)]
+    assert chunks[0] >= 4 and chunks[0] < chunks[1] < chunks[2] <= search.MAX_CHUNK
+    # monotone in every kept width: an upper bound must not shrink when a candidate grows
+    base = search.candidate_bytes(arch, (10, 20, 30), 64)
+    for i in range(3):
+        bigger = [10, 20, 30]
+        bigger[i] += 1
+        assert search.candidate_bytes(arch, tuple(bigger), 64) > base
+
+
+def test_score_memory_override(monkeypatch):
+    monkeypatch.setenv("WEEDOUT_SCORE_MEMORY_MB", "3")
+    assert search.default_budget(torch.device("cpu")) == 3 * 2**20
+    for bad in ("0", "-1", "lots", "nan"):
+        monkeypatch.setenv("WEEDOUT_SCORE_MEMORY_MB", bad)
+        with pytest.raises(ValueError, match="WEEDOUT_SCORE_MEMORY_MB="):
+            search.default_budget(torch.device("cpu"))
+    monkeypatch.delenv("WEEDOUT_SCORE_MEMORY_MB")
+    assert search.default_budget(torch.device("cpu")) == search.CPU_BUDGET

@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from . import config, data, masks, models, reference, search
+from . import config, data, masks, models, paths, provenance, reference, search
 from .config import derive_seed
 from .experiment import _parent, _scoring_batch
 from .train import Schedule, train_stack
@@ -184,30 +183,42 @@ def compaction(cfg, arch, dset, final_n, final_e) -> list[str]:
 
 
 def hardware(dev: str) -> str:
-    cpu = platform.processor() or platform.machine()
-    if os.path.exists("/proc/cpuinfo"):
-        cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                    if l.startswith("model name")), cpu)
-    return (f"hardware: {cpu}, {os.cpu_count()} cores; torch {torch.__version__}, {torch.get_num_threads()}"
-            f" threads; device {torch.cuda.get_device_name() if dev == 'cuda' else 'cpu'}; {_load()}")
+    env = provenance.environment(dev)
+    return (f"hardware: {env['cpu']}, {env['cpu_count']} cores; torch {env['torch']}, "
+            f"{env['torch_threads']} threads; device {env['device']}; {_load()}")
 
 
 def _load() -> str:  # other processes on these cores slow both runs (the naive one, more ops, more)
     return "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
+def default_preset(dataset: str) -> str:
+    """The preset whose parents a dataset is benchmarked with: the first that runs it."""
+    return next((name for name in ("cpu", "fashion", "paper") if dataset in config.PRESETS[name].datasets),
+                "cpu")
+
+
+def default_json(a, dev: str) -> Path:
+    """results/bench/<device>-<dataset>-<model>[-float64].json: the files the README cites."""
+    name = f"{dev}-{a.dataset}-{a.model}" + ("-float64" if a.float64 else "")
+    return paths.ROOT / "results" / "bench" / f"{name}.json"
+
+
 def parse(argv=None):
     p = argparse.ArgumentParser(prog="python -m weedout.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--device", choices=config.DEVICES, default="auto")
-    p.add_argument("--dataset", choices=("digits", "mnist1d", "fashion_mnist"), default="digits")
+    p.add_argument("--dataset", choices=tuple(data.DATASETS), default="digits")
     p.add_argument("--model", choices=data.MODELS, default="mlp")
+    p.add_argument("--preset", default=None, help="whose parent widths and training settings to "
+                   "use (default: the first of cpu, fashion, paper that runs the dataset)")
     p.add_argument("--seeds", type=int, default=4, help="seeds 0..n-1")
     p.add_argument("--candidates", type=int, default=100)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--sparsities", type=float, nargs="+", default=[0.5, 0.75, 0.9])
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--data-root", default=None)
-    p.add_argument("--json", default=None, help="save timings and agreement here")
+    p.add_argument("--json", default=None, help="where to save timings and agreement (default: "
+                   "results/bench/<device>-<dataset>-<model>.json; 'none' to skip)")
     p.add_argument("--float64", action="store_true", help="both ways in double precision, with "
                    "tight agreement tolerances (a correctness check; timings are not the point)")
     return p.parse_args(argv)
@@ -216,10 +227,17 @@ def parse(argv=None):
 def main(argv=None) -> int:
     a = parse(argv)
     torch.set_num_threads(a.threads or os.cpu_count() or 1)
-    cfg = config.resolve("cpu", DATASETS=[a.dataset], MODELS=[a.model], SEEDS=a.seeds,
-                         SPARSITIES=a.sparsities, CANDIDATES=a.candidates, EPOCHS=a.epochs,
-                         DEVICE=a.device, DATA_ROOT=a.data_root)
+    a.preset = a.preset or default_preset(a.dataset)
+    try:  # every bad value (a model that cannot take the data, a missing dataset) before any work
+        cfg = config.resolve(a.preset, DATASETS=[a.dataset], MODELS=[a.model], SEEDS=a.seeds,
+                             SPARSITIES=a.sparsities, CANDIDATES=a.candidates, EPOCHS=a.epochs,
+                             DEVICE=a.device, DATA_ROOT=a.data_root)
+        data.ensure_available(a.dataset, cfg.data_path)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     dev = config.device_of(cfg)
+    provenance.configure_torch(dev)
     dset = data.load_dataset(a.dataset, cfg.data_path, device=dev)
     if a.float64:
         dset = dataclasses.replace(dset, x_train=dset.x_train.double(), x_test=dset.x_test.double())
@@ -253,9 +271,18 @@ def main(argv=None) -> int:
           "(seed 0, weedout; |dlogit| includes their training drift)\n"
           + "\n".join(compaction(cfg, arch, dset, results["naive"][1], results["engine"][1])))
     print(f"after the runs: {_load()}")
-    if a.json:
-        Path(a.json).write_text(json.dumps({"times": times, "peak_mib": peaks, "agree": ok, "agreement":
-                                            agreement, "hardware": hardware(dev), "grid": vars(a)}, indent=1))
+    if a.json != "none":
+        out = Path(a.json) if a.json else default_json(a, dev)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({
+            "command": "python -m weedout.bench " + " ".join(sys.argv[1:] if argv is None else argv),
+            "times": times, "peak_mib": dict(zip(peaks, ({"host": h, "host_over_start": d, "device": g}
+                                                         for h, d, g in peaks.values()))),
+            "agree": ok, "agreement": agreement, "environment": provenance.environment(dev),
+            "load_after": _load(), "grid": {**vars(a), "widths": list(arch.widths),
+                                            "batch_size": cfg.batch_size, "lr": cfg.lr},
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=1) + "\n")
+        print(f"saved {out}")
     return 0 if ok else 1
 
 

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-from . import paths
+from . import paths, provenance, results
 from .config import PARAMETERS, PRESETS
 
 NOTEBOOKS = ("01_search", "02_training", "03_analysis", "04_figures")
@@ -57,14 +57,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", help="default results/<preset>/")
     p.add_argument("--figures-dir", help="default figures/<preset>/")
     p.add_argument("--only", type=_list, help="run only these notebooks, e.g. 03_analysis,04_figures")
+    p.add_argument("--fast-cuda", action="store_true",
+                   help="let cuDNN/cuBLAS use non-deterministic kernels and TF32 (faster on a GPU; "
+                        "repeated runs then differ in the last bits). Default: deterministic")
     return p
 
 
 def main(argv=None) -> int:
+    started = time.time()
     args = parser().parse_args(argv)
     params = {name: getattr(args, field) for name, field in PARAMETERS.items()}
     params = {k: v for k, v in params.items() if v is not None}
     os.environ["WEEDOUT_QUIET"] = "1"  # the kernels inherit it: no progress bars in headless runs
+    if args.fast_cuda:
+        os.environ[provenance.FAST_CUDA_ENV] = "1"  # inherited by the kernels too
     from . import experiment
     try:
         cfg = experiment.configure(args.preset, **params)
@@ -79,7 +85,7 @@ def main(argv=None) -> int:
     out_dir = cfg.results_path / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"weedout: preset {cfg.preset}, config digest {cfg.digest()}, results in {cfg.results_path}")
-    total = time.time()
+    seconds = {}
     for name in NOTEBOOKS:
         if name not in only:
             continue
@@ -94,7 +100,10 @@ def main(argv=None) -> int:
             print(f"error: {name} failed ({e.ename}: {e.evalue}); the executed notebook is {out}. "
                   "Finished trials are kept: rerun the same command to resume.", file=sys.stderr)
             return 1
-        print(f"  {name:12s} {time.time() - t0:7.1f} s")
-    print(f"done in {time.time() - total:.1f} s: tables in {cfg.results_path}, "
+        seconds[name] = time.time() - t0
+        print(f"  {name:12s} {seconds[name]:7.1f} s")
+    results.record_command(cfg, list(sys.argv[1:] if argv is None else argv), seconds,
+                           time.time() - started)
+    print(f"done in {time.time() - started:.1f} s: tables in {cfg.results_path}, "
           f"figures in {cfg.figures_path}")
     return 0

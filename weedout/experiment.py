@@ -19,7 +19,7 @@ import time
 import pandas as pd
 import torch
 
-from . import config, data, masks, models, search
+from . import config, data, masks, models, provenance, search
 from .config import Config, derive_seed
 from .results import (Store, atomic_write, exclusive, read_table, record_stage, seeds_key,
                       sparsity_key, write_csv)
@@ -33,6 +33,7 @@ def configure(PRESET: str = "smoke", **params) -> Config:
     cfg = config.resolve(PRESET, **params)
     for ds in cfg.datasets:
         data.ensure_available(ds, cfg.data_path)
+    provenance.configure_torch(config.device_of(cfg))  # before the first CUDA call
     return cfg
 
 
@@ -50,6 +51,7 @@ def _dataset(name: str, root: str, device: str):
 
 
 def _setup(cfg: Config, ds: str, model: str):
+    provenance.configure_torch(config.device_of(cfg))  # also for callers that skip configure()
     dset = _dataset(ds, str(cfg.data_path), config.device_of(cfg))
     arch = models.arch_for(model, dset.in_shape, dset.n_classes, cfg.mlp_widths, cfg.cnn_channels)
     return dset, arch
@@ -101,7 +103,7 @@ def run_search(cfg: Config) -> pd.DataFrame:
                     bar.update(1)
         table = search_table(cfg, store)
         write_csv(table, cfg.results_path / "search.csv")
-        record_stage(cfg, "search", time.time() - t0, computed)  # in the lock: read-modify-write
+        record_stage(cfg, "search", time.time() - t0, computed, store, "search")  # in the lock
     return table
 
 
@@ -197,7 +199,7 @@ def run_training(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
         accuracy, curves = training_tables(cfg, store)
         write_csv(accuracy, cfg.results_path / "accuracy.csv")
         write_csv(curves, cfg.results_path / "curves.csv")
-        record_stage(cfg, "training", time.time() - t0, computed)  # in the lock: read-modify-write
+        record_stage(cfg, "training", time.time() - t0, computed, store, "train")  # in the lock
     return accuracy, curves
 
 

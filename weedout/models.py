@@ -173,8 +173,15 @@ def hidden(arch: Arch, params: list, h: torch.Tensor, layer: int) -> torch.Tenso
         return torch.baddbmm(b[:, :, None], W, h).relu_()
     conv = F.conv1d if arch.kind == "cnn1d" else F.conv2d
     pool = F.max_pool1d if arch.kind == "cnn1d" else F.max_pool2d
+    if arch.kind == "cnn":
+        # Channels-last: oneDNN's grouped conv and max-pool are ~2x faster on a 2-core CPU in
+        # NHWC (measured on a Fashion-MNIST training step); cuDNN prefers it too.
+        h = h.contiguous(memory_format=torch.channels_last)
     y = conv(h, W.reshape(-1, *W.shape[2:]), b.reshape(-1), padding=W.shape[-1] // 2, groups=M)
-    return pool(y.relu_(), 2)
+    # Pool, then ReLU: max and ReLU commute exactly (both are monotone, no rounding), and so do
+    # their gradients (a pooled max <= 0 gets none either way), so the numbers are those of
+    # ReLU-then-pool (MaskedNet's order) while the ReLU touches a quarter of the values.
+    return pool(y, 2).relu_()
 
 
 def forward(arch: Arch, params: list, x: torch.Tensor, start: int = 0) -> torch.Tensor:

@@ -21,7 +21,6 @@ import fcntl
 import hashlib
 import json
 import os
-import platform
 import tempfile
 import time
 import warnings
@@ -30,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from . import provenance
 from .config import device_of
 
 FORMAT = 1
@@ -37,6 +37,10 @@ FORMAT = 1
 
 class CorruptRecordWarning(UserWarning):
     pass
+
+
+class StaleRecordWarning(UserWarning):
+    """A record computed by another engine version (provenance.ENGINE_VERSION)."""
 
 
 class ResultsBusyError(RuntimeError):
@@ -97,11 +101,31 @@ class Store:
                           "and recomputed", CorruptRecordWarning, stacklevel=2)
             os.replace(path, path.with_name(path.name + ".corrupt"))
             return None
+        engine = rec.get("engine", 1)  # records written before versions existed: the first engine
+        if engine != provenance.ENGINE_VERSION:
+            aside = path.with_name(f"{path.name}.engine-v{engine}")
+            warnings.warn(f"trial record {path} was computed by engine version {engine}, this "
+                          f"code computes version {provenance.ENGINE_VERSION}: recomputed (the "
+                          f"old record is kept as {aside.name})", StaleRecordWarning, stacklevel=2)
+            os.replace(path, aside)
+            return None
         return rec["payload"]
 
     def save(self, phase: str, key: str, payload: dict) -> None:
-        rec = {"format": FORMAT, "key": key, "sha256": _checksum(payload), "payload": payload}
+        rec = {"format": FORMAT, "key": key, **provenance.record_stamp(),
+               "sha256": _checksum(payload), "payload": payload}
         atomic_write(self.path(phase, key), json.dumps(rec, allow_nan=True))
+
+    def stamps(self, phase: str) -> list[dict]:
+        """Engine version and commit of every record of a phase (for run.json's provenance)."""
+        out = []
+        for path in sorted((self.root / phase).glob("*.json")):
+            try:
+                rec = json.loads(path.read_bytes().decode())
+                out.append({k: rec.get(k) for k in ("engine", "commit", "dirty")})
+            except (OSError, ValueError, AttributeError):
+                continue
+        return out
 
 
 @contextlib.contextmanager
@@ -141,20 +165,37 @@ def seeds_key(seeds) -> str:
 
 # -- run.json: the evidence next to the numbers, and which config wrote each table --
 
-def record_stage(cfg, stage: str, seconds: float, computed: int) -> None:
-    """Evidence next to the numbers (airbench's habit): config, hardware, versions, timings."""
+def record_stage(cfg, stage: str, seconds: float, computed: int, store: "Store | None" = None,
+                 phase: str | None = None) -> None:
+    """Evidence next to the numbers (airbench's habit): config, hardware, versions, timings, and
+    the engine versions and git commits of the records a stage's tables were built from."""
     path = cfg.results_path / "run.json"
     run = run_json(cfg)
-    dev = device_of(cfg)
-    run.update(config=cfg.to_dict(), digest=cfg.digest(), python=platform.python_version(),
-               torch=torch.__version__, platform=platform.platform(), cpu=platform.processor()
-               or platform.machine(), cpu_count=os.cpu_count(),
-               device=torch.cuda.get_device_name() if dev == "cuda" else "cpu")
-    # "digest": which config last wrote this stage's tables (checked by `read_table`).
-    run.setdefault("stages", {})[stage] = {"seconds": round(seconds, 2), "trials_computed": computed,
-                                           "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                           "digest": cfg.digest()}
+    run.update(config=cfg.to_dict(), digest=cfg.digest(), **provenance.environment(device_of(cfg)))
+    entry = {"seconds": round(seconds, 2), "trials_computed": computed,
+             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+             # "digest": which config last wrote this stage's tables (checked by `read_table`).
+             "digest": cfg.digest(), **provenance.git_commit()}
+    if store is not None and phase is not None:
+        stamps = store.stamps(phase)
+        entry["records"] = {"n": len(stamps),
+                            "engines": sorted({s["engine"] for s in stamps if s["engine"] is not None}),
+                            "commits": sorted({s["commit"] + ("+dirty" if s["dirty"] else "")
+                                               for s in stamps if s["commit"]})}
+    run.setdefault("stages", {})[stage] = entry
     atomic_write(path, json.dumps(run, indent=1, default=list))
+
+
+def record_command(cfg, argv: list[str], notebooks: dict[str, float], seconds: float) -> None:
+    """The whole command's wall time (notebook start-up included) and each notebook's, next to
+    the stages' own timings: what `python -m weedout` cost from start to finish."""
+    with exclusive(cfg.results_path):
+        run = run_json(cfg)
+        run["command"] = {"argv": ["python", "-m", "weedout", *argv],
+                          "notebooks_seconds": {k: round(v, 1) for k, v in notebooks.items()},
+                          "total_seconds": round(seconds, 1),
+                          "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        atomic_write(cfg.results_path / "run.json", json.dumps(run, indent=1, default=list))
 
 
 def run_json(cfg) -> dict:
