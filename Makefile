@@ -2,18 +2,25 @@
 #   make reproduce            the paper's tables and figures (cpu preset, offline data)
 #   make test                 unit tests, a papermill run of the four notebooks, nbval
 # Both create .venv/ when it is missing and do nothing extra when it exists.
+#   make reproduce PRESET=fashion               real images: Fashion-MNIST on the CPU (~45 min)
 #   make reproduce PRESET=paper DEVICE=cuda     the paper-scale run, on a GPU
+#   make data [PRESET=...|DATASETS=a,b]         fetch a run's datasets (torchvision, else Debian)
+#   make gpu-bundle                             wheels + Fashion-MNIST for an offline GPU machine
+#   make gpu-dry-run                            scripts/gpu_run.sh's steps on this CPU, toy size
 PYTHON ?= python3
+comma  := ,
 VENV   ?= .venv
 PRESET ?= cpu
 DEVICE ?= auto
 # The pins this project was tested with; override on machines where they do not exist,
 # e.g. make test TORCH="torch torchvision" (pyproject.toml itself only asks for ranges).
 TORCH  ?= torch==2.14.1 torchvision==0.29.1
+DATASETS ?=
+BUNDLE ?= gpu_bundle
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.weedout-installed
 
-.PHONY: reproduce test bench lab clean-results
+.PHONY: reproduce test bench lab data gpu-bundle gpu-dry-run
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,8 +28,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-reproduce: $(STAMP)
+data: $(STAMP)
+	$(PY) -m weedout.fetch --preset $(PRESET) $(subst $(comma), ,$(DATASETS))
+
+reproduce: $(STAMP) data
 	$(PY) -m weedout --preset $(PRESET) --device $(DEVICE)
+
+gpu-bundle: $(STAMP)
+	$(MAKE) data DATASETS=fashion_mnist
+	bash scripts/gpu_bundle.sh $(BUNDLE)
+
+gpu-dry-run: $(STAMP)
+	BUNDLE=$(abspath $(BUNDLE)) bash scripts/gpu_run.sh --dry-run build/gpu-dry-run
 
 test: $(STAMP)
 	$(PY) -m pytest --nbval-lax tests notebooks

@@ -18,7 +18,7 @@ import pytest
 import torch
 import torchvision.datasets
 
-from weedout import data
+from weedout import data, fetch
 
 
 @pytest.fixture(autouse=True)
@@ -273,3 +273,45 @@ def test_models():
         data.check_model("mnist1d", "cnn")
     with pytest.raises(ValueError, match=r"MODELS.*'resnet'"):
         data.check_model("digits", "resnet")
+
+
+# ---- python -m weedout.fetch (`make data`) ---------------------------------------------------
+
+def test_fetch_offline_datasets_need_nothing(capsys, offline):
+    assert fetch.main(["--preset", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "digits: ready (offline" in out and "mnist1d: ready (offline" in out and offline == []
+
+
+def test_fetch_names_every_way_in_when_none_works(tmp_path, monkeypatch, capsys, offline):
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
+    tried = []
+    monkeypatch.setattr(fetch, "_apt_install", lambda package: tried.append(package) or False)
+    assert fetch.main(["fashion_mnist", "--data-root", str(tmp_path / "d")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1  # one message ...
+    assert "torchvision downloads them from http" in err and "apt-get install dataset-fashion-mnist" in err
+    assert offline and tried == ["dataset-fashion-mnist"]  # ... after a download and apt were tried
+
+
+def test_fetch_installs_the_debian_package_when_the_download_fails(tmp_path, monkeypatch, capsys, offline):
+    debian = tmp_path / "debian"
+    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", debian)
+    arrays = {}
+
+    def apt(package):  # what `apt-get install dataset-fashion-mnist` does: the four .gz appear
+        assert package == "dataset-fashion-mnist"
+        arrays.update(write_idx_set(debian, gz=True, seed=3))
+        return True
+
+    monkeypatch.setattr(fetch, "_apt_install", apt)
+    assert fetch.main(["--preset", "fashion", "--data-root", str(tmp_path / "d")]) == 0
+    assert "fashion_mnist: ready" in capsys.readouterr().out
+    check_against(data.load_dataset("fashion_mnist", tmp_path / "d"), arrays)
+
+
+def test_fetch_rejects_unknown_names(capsys):
+    assert fetch.main(["fashion"]) == 1
+    assert "DATASETS='fashion' is not allowed" in capsys.readouterr().err
+    assert fetch.main(["--preset", "nope"]) == 1
+    assert "PRESET='nope' is not allowed" in capsys.readouterr().err

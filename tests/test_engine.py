@@ -17,6 +17,7 @@ Accuracies may differ by at most one example (a test logit within rounding of a 
 
 Speed is never timed here: that is `python -m weedout.bench`'s job.
 """
+import dataclasses
 import json
 import subprocess
 import sys
@@ -44,6 +45,19 @@ def one_thread():
     torch.set_num_threads(old)
 
 
+# The oracle tests run on every device: on the GPU machine `pytest -m cuda` runs the cuda ones
+# (scripts/gpu_run.sh), under the deterministic settings the experiment itself uses there.
+NO_CUDA = pytest.mark.skipif(not torch.cuda.is_available(),
+                             reason="no CUDA device (scripts/gpu_run.sh runs these on a GPU)")
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, NO_CUDA])]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    provenance.configure_torch(request.param)
+    return request.param
+
+
 @pytest.fixture(scope="module")
 def digits():
     return data.load_dataset("digits")
@@ -60,18 +74,19 @@ def cut(arch, params, keep):
     return out + [W.reshape(arch.n_classes, -1), params[-1]]
 
 
-def make_case(kind, n=3, sparsity=0.5):
+def make_case(kind, n=3, sparsity=0.5, device="cpu"):
     arch, g = ARCHS[kind], torch.Generator().manual_seed(0)
-    parents = [models.init_parent(arch, s) for s in (10, 11)]
+    parents = [[p.to(device) for p in models.init_parent(arch, s)] for s in (10, 11)]
     keep = masks.sample(arch.widths, sparsity, n, torch.Generator().manual_seed(5))
     which = torch.tensor([i % 2 for i in range(n)])  # alternate parents: compact's parent index
     x, y = torch.randn(17, *arch.in_shape, generator=g), torch.randint(arch.n_classes, (17,), generator=g)
-    return arch, parents, keep, which, x, y
+    return arch, parents, keep, which, x.to(device), y.to(device)
 
 
+@pytest.mark.oracle
 @pytest.mark.parametrize("kind", list(ARCHS))
-def test_masked_equals_compacted_outputs_and_gradients(kind):
-    arch, parents, keep, which, x, y = make_case(kind)
+def test_masked_equals_compacted_outputs_and_gradients(kind, device):
+    arch, parents, keep, which, x, y = make_case(kind, device=device)
     carch, params = models.compact(arch, models.stack(parents), keep, which)
     assert carch.widths == masks.kept_widths(arch.widths, 0.5)
     params = [p.clone().requires_grad_(True) for p in params]
@@ -80,13 +95,14 @@ def test_masked_equals_compacted_outputs_and_gradients(kind):
         len(which), -1).mean(1).sum().backward()
     for m in range(len(which)):
         one = masks.select(keep, m)
-        net = reference.masked_net(arch, parents[which[m]], one, "cpu")
+        net = reference.masked_net(arch, parents[which[m]], one, device)
         ref = net(x)
         F.cross_entropy(ref, y).backward()
         torch.testing.assert_close(logits[m], ref, **STEP_TOL)
-        expected = cut(arch, [p.detach() for p in net.parameters()], [k[0] for k in one])
+        rows = [k[0].to(device) for k in one]
+        expected = cut(arch, [p.detach() for p in net.parameters()], rows)
         assert all(torch.equal(p[m], e) for p, e in zip(params, expected))  # compact == by hand
-        grads = cut(arch, [p.grad for p in net.parameters()], [k[0] for k in one])
+        grads = cut(arch, [p.grad for p in net.parameters()], rows)
         for p, g in zip(params, grads):
             torch.testing.assert_close(p.grad[m], g, **STEP_TOL)
         # A removed node is removed whole: none of its weights receive any gradient.
@@ -163,10 +179,11 @@ def budget_for(arch, kept, batch, chunk):
     return lo
 
 
+@pytest.mark.oracle
 @pytest.mark.parametrize("kind", list(ARCHS))
 @pytest.mark.parametrize("score", ["loss", "error"])
-def test_batched_scoring_equals_one_by_one(kind, score):
-    arch, parents, _, _, x, y = make_case(kind)
+def test_batched_scoring_equals_one_by_one(kind, score, device):
+    arch, parents, _, _, x, y = make_case(kind, device=device)
     n = 23
     keep = masks.sample(arch.widths, 0.5, n, torch.Generator().manual_seed(9))
     expected = reference.score_one_by_one(arch, parents[0], keep, x, y, score)
@@ -197,6 +214,12 @@ def test_random_search_keeps_trace_and_argmin():
     assert all(torch.equal(b[0], k[found.best_index]) for b, k in zip(found.best, keep))
 
 
+def on(dset, device):
+    """A dataset's tensors on another device."""
+    return dataclasses.replace(dset, **{k: getattr(dset, k).to(device)
+                                        for k in ("x_train", "y_train", "x_test", "y_test")})
+
+
 def check_same_history(a, ma, b, mb):
     for k in ("train_loss", "test_loss"):
         torch.testing.assert_close(a[k][:, ma], b[k][:, mb], rtol=0, atol=TRAIN_LOSS_TOL)
@@ -204,9 +227,12 @@ def check_same_history(a, ma, b, mb):
         assert (a[k][:, ma] - b[k][:, mb]).abs().max() <= 1 / n + 1e-12
 
 
-def test_stacked_training_equals_alone_equals_reference(digits):
-    arch, seeds = models.Arch("mlp", digits.in_shape, (32, 32), 10), [0, 0, 1, 1]
-    parents = [models.init_parent(arch, s) for s in (0, 1)]
+@pytest.mark.oracle
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_stacked_training_equals_alone_equals_reference(digits, device, kind):
+    digits = on(digits, device)
+    arch, seeds = models.arch_for(kind, digits.in_shape, 10, (32, 32), (16, 16)), [0, 0, 1, 1]
+    parents = [[p.to(device) for p in models.init_parent(arch, s)] for s in (0, 1)]
     # Two seeds x two masks ("weedout" and "random" of each seed), one sparsity level.
     keep = masks.sample(arch.widths, 0.5, 4, torch.Generator().manual_seed(0))
     carch, params = models.compact(arch, models.stack(parents), keep, torch.tensor(seeds))
@@ -311,3 +337,38 @@ def test_score_memory_override(monkeypatch):
             search.default_budget(torch.device("cpu"))
     monkeypatch.delenv("WEEDOUT_SCORE_MEMORY_MB")
     assert search.default_budget(torch.device("cpu")) == search.CPU_BUDGET
+
+
+@pytest.mark.cuda
+@NO_CUDA
+@pytest.mark.parametrize("kind", ["mlp", "cnn"])
+def test_cuda_runs_repeat_bit_for_bit(digits, kind):
+    """Under the experiment's CUDA settings (deterministic algorithms, fixed cuBLAS workspace, no
+    TF32) two trainings and two searches are identical to the bit, and no op lacks a
+    deterministic implementation (it would raise here, not in the middle of a run)."""
+    assert provenance.configure_torch("cuda") == "deterministic"
+    digits = on(digits, "cuda")
+    arch = models.arch_for(kind, digits.in_shape, 10, (64, 64), (16, 32))
+    parents = [[p.cuda() for p in models.init_parent(arch, s)] for s in (0, 1)]
+    keep = masks.sample(arch.widths, 0.5, 4, torch.Generator().manual_seed(0))
+    runs = []
+    for _ in range(2):
+        carch, params = models.compact(arch, models.stack(parents), keep, torch.tensor([0, 0, 1, 1]))
+        hist = train_stack(carch, params, digits, [0, 0, 1, 1], SCHED)
+        scores = search.scorer(arch, parents[0], digits.x_train[:512], digits.y_train[:512])(
+            masks.sample(arch.widths, 0.7, 300, torch.Generator().manual_seed(1)))
+        runs.append((hist, scores))
+    (a, sa), (b, sb) = runs
+    assert torch.equal(sa, sb)
+    for k in ("train_loss", "test_loss", "test_acc"):
+        assert torch.equal(a[k], b[k]), k
+    assert all(torch.equal(p, q) for p, q in zip(a["params"], b["params"]))
+
+
+@pytest.mark.cuda
+@NO_CUDA
+def test_cuda_scoring_budget_from_free_memory():
+    budget = search.default_budget(torch.device("cuda"))
+    assert budget > search.CPU_BUDGET
+    arch = models.arch_for("cnn", (3, 32, 32), 10, (512, 512), (32, 64, 128))
+    assert search.chunk_size(arch, masks.kept_widths(arch.widths, 0.1), 1024, budget) > 1

@@ -65,7 +65,8 @@ def _fp32(precision: str) -> None:
     """Float32 matmul/conv precision: 'ieee' (true float32) or 'tf32' (tensor cores)."""
     if hasattr(torch.backends.cuda.matmul, "fp32_precision"):  # torch >= 2.9: the new API
         torch.backends.cuda.matmul.fp32_precision = precision
-        torch.backends.cudnn.conv.fp32_precision = precision
+        if hasattr(torch.backends.cudnn, "conv"):
+            torch.backends.cudnn.conv.fp32_precision = precision
     else:
         torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
         torch.backends.cudnn.allow_tf32 = precision == "tf32"

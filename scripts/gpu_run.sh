@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# The GPU run in one command, for a machine with one GPU, no network and a bare Python 3.12 that
+# has torch, torchvision, numpy, scipy, pandas, matplotlib, seaborn and scikit-learn:
+#
+#   scripts/gpu_run.sh OUTDIR             on the GPU machine (gpu_bundle/ travels with the tree;
+#                                         `make gpu-bundle` builds it)
+#   scripts/gpu_run.sh --dry-run OUTDIR   every step on this machine's CPU at toy size
+#                                         (tests/test_gpu_script.py runs it in CI)
+#
+# Steps, each under its own time limit so a slow one cannot eat the others' minutes (the whole
+# run ends within DEADLINE seconds, 460 by default: under 8 minutes):
+#   install   a venv over the system's packages + the bundle's wheels, offline
+#   tests     the oracle tests on cuda (`pytest -m cuda`: masked = compacted, batched = one-by-one
+#             scoring, stacked = alone = naive training, repeated runs bit-identical)
+#   bench-*   python -m weedout.bench --device cuda: digits MLP, MNIST-1D CNN, Fashion-MNIST MLP/CNN
+#   paper     python -m weedout --preset paper --datasets fashion_mnist --device cuda (4 notebooks),
+#             given whatever time is left
+#   collect   tables, run.json, figures, executed notebooks, trial records (to resume), versions
+# A failed step is logged and the next one still runs. OUTDIR/summary.tsv lists every step with
+# its status and seconds; OUTDIR/logs/<step>.log has its output. Exit 0 only if every step passed.
+set -uo pipefail
+
+DRY=0
+if [ "${1:-}" = "--dry-run" ]; then DRY=1; shift; fi
+if [ $# -ne 1 ]; then echo "usage: scripts/gpu_run.sh [--dry-run] OUTDIR" >&2; exit 2; fi
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$1" && OUT=$(cd "$1" && pwd)
+BUNDLE=${BUNDLE:-$ROOT/gpu_bundle}
+START=$SECONDS
+mkdir -p "$OUT/logs" "$OUT/bench"
+printf 'step\tstatus\texit\tseconds\tlimit\n' > "$OUT/summary.tsv"
+cd "$ROOT"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"   # weedout itself, without installing it
+export WEEDOUT_QUIET=1                                # no progress bars in logs
+
+if [ $DRY = 1 ]; then
+    DEADLINE=${DEADLINE:-900}
+    DEV=cpu
+    PY=${PY:-$ROOT/.venv/bin/python}                   # the project's own environment
+    # The bundle's interpreter, where this machine has a runnable one (a pyenv shim may not run).
+    if [ -z "${PY_TARGET:-}" ]; then
+        for cand in python3.12 $(ls -d "$(pyenv root 2>/dev/null || echo /nonexistent)"/versions/3.12*/bin/python3.12 2>/dev/null); do
+            if "$cand" -c "import sys; assert sys.version_info[:2] == (3, 12)" 2>/dev/null; then
+                PY_TARGET=$cand; break; fi
+        done
+        PY_TARGET=${PY_TARGET:-python3.12}
+    fi
+    # Toy sizes: the same commands, seconds of work each.
+    BENCH_ARGS=(--seeds 1 --candidates 6 --epochs 1 --sparsities 0.5 0.9 --train-subset 2048)
+    PAPER_ARGS=(--seeds 2 --sparsities 0.5,0.9 --candidates 8 --epochs 1
+                --results-dir "$OUT/results/paper" --figures-dir "$OUT/figures/paper")
+    TEST_ARGS=(-m "oracle and not cuda")
+    BENCH_LIMIT=240                                    # the naive CPU CNN is slow even at toy size
+else
+    DEADLINE=${DEADLINE:-460}
+    DEV=cuda
+    PY_TARGET=${PY_TARGET:-python3}
+    PY=/tmp/weedout-gpu-venv/bin/python
+    BENCH_ARGS=()
+    PAPER_ARGS=()
+    TEST_ARGS=(-m cuda)
+    BENCH_LIMIT=60
+    export WEEDOUT_DATA="$BUNDLE/data"                  # Fashion-MNIST from the bundle
+fi
+
+step() {  # step NAME LIMIT CMD...: run CMD under a time limit, log it, record how it went
+    local name=$1 limit=$2 t0=$SECONDS rc status
+    shift 2
+    timeout --kill-after=10 "$limit" "$@" > "$OUT/logs/$name.log" 2>&1
+    rc=$?
+    case $rc in 0) status=ok ;; 124|137) status=timeout ;; *) status=failed ;; esac
+    printf '%s\t%s\t%d\t%d\t%d\n' "$name" "$status" "$rc" $((SECONDS - t0)) "$limit" >> "$OUT/summary.tsv"
+    echo "[$((SECONDS - START)) s] $name: $status ($((SECONDS - t0)) s of $limit s)"
+    [ $rc = 0 ]
+}
+
+skip() {  # skip NAME WHY
+    printf '%s\tskipped\t-\t0\t0\n' "$1" >> "$OUT/summary.tsv"
+    echo "[$((SECONDS - START)) s] $1: skipped ($2)"
+}
+
+# -- install: the bundle's wheels over the system's packages, offline (scripts/gpu_install.sh).
+# On the GPU machine this is the environment of every later step; in a dry run it proves the
+# bundle installs on the target Python (where this machine has one) while the project's own
+# environment runs the rest.
+if [ ! -d "$BUNDLE/wheels" ]; then
+    if [ $DRY = 1 ]; then skip install "no bundle at $BUNDLE (make gpu-bundle)"
+    else echo "no bundle at $BUNDLE: make gpu-bundle, then carry it" > "$OUT/logs/install.log"
+         step install 1 false; fi
+elif ! "$PY_TARGET" -c "import sys" 2>/dev/null; then
+    skip install "no runnable $PY_TARGET on this machine"
+else
+    VENV=$([ $DRY = 1 ] && echo "$OUT/venv-target" || echo /tmp/weedout-gpu-venv)
+    step install 90 bash scripts/gpu_install.sh "$VENV" "$BUNDLE" "$PY_TARGET"
+fi
+[ -x "$PY" ] || PY=$(command -v "$PY_TARGET")   # a failed install: the bare system python
+"$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(),
+    torch.cuda.get_device_name() if torch.cuda.is_available() else '')" > "$OUT/logs/versions.log" 2>&1
+
+# -- tests: the oracle tests on the device
+step tests 100 "$PY" -m pytest -q -p no:cacheprovider "${TEST_ARGS[@]}" tests/test_engine.py
+
+# -- bench: naive vs engine, side by side, JSON per grid
+for grid in "digits mlp" "mnist1d cnn1d" "fashion_mnist mlp --seeds 1 --epochs 1" \
+            "fashion_mnist cnn --seeds 1 --epochs 1"; do
+    set -- $grid
+    ds=$1 model=$2
+    shift 2
+    # In a dry run BENCH_ARGS (toy sizes) come last and win over the grid's own sizes.
+    step "bench-$ds-$model" "$BENCH_LIMIT" "$PY" -m weedout.bench --device "$DEV" --dataset "$ds" \
+        --model "$model" "$@" "${BENCH_ARGS[@]}" --json "$OUT/bench/$DEV-$ds-$model.json"
+done
+
+# -- paper: the paper preset on Fashion-MNIST through the four notebooks, with what time is left
+LEFT=$((DEADLINE - (SECONDS - START) - 25))
+[ $LEFT -lt 60 ] && LEFT=60
+step paper "$LEFT" "$PY" -m weedout --preset paper --datasets fashion_mnist --device "$DEV" "${PAPER_ARGS[@]}"
+# An op without a deterministic CUDA kernel raises under the default settings: rather than lose
+# the run, redo it with --fast-cuda (run.json then says cuda_mode "fast"; finished trials reused).
+if grep -q "does not have a deterministic implementation" "$OUT/logs/paper.log" 2>/dev/null; then
+    LEFT=$((DEADLINE - (SECONDS - START) - 25))
+    [ $LEFT -ge 60 ] && step paper-fast-cuda "$LEFT" "$PY" -m weedout --preset paper \
+        --datasets fashion_mnist --device "$DEV" --fast-cuda "${PAPER_ARGS[@]}"
+fi
+
+# -- collect: what comes back (on the GPU machine the run wrote into the tree's results/paper)
+COLLECT='set -e
+if [ "$DRY" = 0 ]; then
+    mkdir -p "$OUT/results" "$OUT/figures"
+    cp -r results/paper "$OUT/results/" 2>/dev/null || true
+    rm -f "$OUT/results/paper/.lock"
+    cp -r figures/paper "$OUT/figures/" 2>/dev/null || true
+fi
+command -v nvidia-smi > /dev/null && nvidia-smi > "$OUT/logs/nvidia-smi.log" 2>&1 || true
+"$PY" -m pip freeze > "$OUT/logs/pip-freeze.log" 2>&1 || true
+ls -R "$OUT/results" "$OUT/figures" "$OUT/bench" 2>/dev/null | head -100'
+export DRY OUT PY
+step collect 20 bash -c "$COLLECT"
+
+echo "done in $((SECONDS - START)) s; summary in $OUT/summary.tsv"
+awk -F'\t' 'NR > 1 && ($2 == "failed" || $2 == "timeout") { bad = 1 } END { exit bad }' "$OUT/summary.tsv"

@@ -1,0 +1,85 @@
+"""scripts/gpu_run.sh --dry-run: the GPU run's every step on this CPU at toy size, so the script
+is known to work before it meets a GPU (whose minutes are few and cannot be spent debugging).
+
+It needs real Fashion-MNIST (`make data DATASETS=fashion_mnist`); where it is missing the test
+skips, except in CI (CI=true), where `.ci/run` fetches it first and a skip would hide a broken
+script. The install step also needs the bundle (`make gpu-bundle`, built by `.ci/run`) and a
+Python 3.12; in CI it must run too.
+"""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from weedout import data, paths
+
+CI = os.environ.get("CI") == "true"
+SCRIPT = paths.ROOT / "scripts" / "gpu_run.sh"
+
+
+def _fashion_ready() -> bool:
+    try:
+        data.ensure_available("fashion_mnist")
+        return True
+    except data.DatasetUnavailableError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory):
+    if not _fashion_ready():
+        if CI:
+            pytest.fail("Fashion-MNIST is missing in CI: .ci/run must run `make data DATASETS=fashion_mnist`")
+        pytest.skip("Fashion-MNIST is not on this machine: `make data DATASETS=fashion_mnist`")
+    out = tmp_path_factory.mktemp("gpu-dry-run")
+    env = {**os.environ, "PY": sys.executable}
+    proc = subprocess.run(["bash", str(SCRIPT), "--dry-run", str(out)], capture_output=True,
+                          text=True, env=env, timeout=1200)
+    with open(out / "summary.tsv") as f:
+        steps = {row["step"]: row for row in csv.DictReader(f, delimiter="\t")}
+    return proc, out, steps
+
+
+def test_every_step_runs_and_passes(dry_run):
+    proc, out, steps = dry_run
+    logs = "\n".join(f"--- {p.name}\n{p.read_text()[-2000:]}" for p in sorted((out / "logs").glob("*.log"))
+                     if steps.get(p.stem, {}).get("status") not in ("ok", "skipped", None))
+    assert proc.returncode == 0, proc.stdout + proc.stderr + logs
+    assert list(steps) == ["install", "tests", "bench-digits-mlp", "bench-mnist1d-cnn1d",
+                           "bench-fashion_mnist-mlp", "bench-fashion_mnist-cnn", "paper", "collect"]
+    for name, row in steps.items():
+        assert row["status"] in ("ok", "skipped"), (name, row)
+        assert row["status"] == "ok" or name == "install"
+        if row["status"] == "ok":
+            assert int(row["seconds"]) <= int(row["limit"])
+    if CI:  # the bundle is built and Python 3.12 is there: the offline install must be proven
+        assert steps["install"]["status"] == "ok", (out / "logs" / "install.log").read_text()
+
+
+def test_bench_json_for_every_grid(dry_run):
+    _, out, _ = dry_run
+    for grid in ("digits-mlp", "mnist1d-cnn1d", "fashion_mnist-mlp", "fashion_mnist-cnn"):
+        saved = json.loads((out / "bench" / f"cpu-{grid}.json").read_text())
+        assert saved["agree"] is True, (grid, saved["agreement"])
+        assert saved["grid"]["train_subset"] == 2048 and saved["environment"]["device"] == "cpu"
+
+
+def test_paper_preset_tables_figures_and_notebooks(dry_run):
+    _, out, _ = dry_run
+    res, fig = out / "results" / "paper", out / "figures" / "paper"
+    for name in ("search.csv", "accuracy.csv", "curves.csv", "stats.csv", "run.json"):
+        assert (res / name).is_file(), name
+    for name in ("01_search", "02_training", "03_analysis", "04_figures"):
+        assert (res / "notebooks" / f"{name}.ipynb").is_file()
+    assert (fig / "accuracy_vs_sparsity.png").is_file() and (fig / "main_table.md").is_file()
+    run = json.loads((res / "run.json").read_text())
+    assert run["config"]["preset"] == "paper" and run["config"]["datasets"] == ["fashion_mnist"]
+    assert run["command"]["total_seconds"] > 0
+
+
+def test_usage_error():
+    proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "usage: scripts/gpu_run.sh [--dry-run] OUTDIR" in proc.stderr
