@@ -11,8 +11,6 @@ import argparse
 import dataclasses
 import json
 import os
-import resource
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -22,6 +20,7 @@ import torch
 from . import config, data, masks, models, paths, provenance, reference, search
 from .config import derive_seed
 from .experiment import _parent, _scoring_batch
+from .meters import Peak, hardware, latency_ms, load, sync
 from .train import Schedule, train_stack
 
 # Agreement tolerances. Scores: the same float32 forward with another reduction order (bmm of
@@ -33,37 +32,6 @@ LOSS_TOL = 2e-3
 # --float64 runs both ways in double precision: the same rounding drift is ~1e-12, so any
 # difference beyond these is a real disagreement, not float32 noise amplified by SGD.
 TOL64 = {"score": 1e-9, "loss": 1e-7, "examples": 0}
-
-
-def _sync(dev: str) -> None:
-    if dev == "cuda":
-        torch.cuda.synchronize()
-
-
-def _status_mib(field: str) -> float:
-    lines = Path("/proc/self/status").read_text().splitlines()
-    return next(int(l.split()[1]) for l in lines if l.startswith(field + ":")) / 1024
-
-
-class Peak:
-    """Peak host resident set (Linux: VmHWM, reset via /proc/self/clear_refs so each run gets its
-    own; else ru_maxrss, which only grows; tracemalloc would miss torch's allocator) and device."""
-    how = "VmHWM, reset per run" if os.access("/proc/self/clear_refs", os.W_OK) else "ru_maxrss"
-
-    def __init__(self, dev: str):
-        self.dev, self.start = dev, float("nan")
-        if self.how.startswith("VmHWM"):
-            Path("/proc/self/clear_refs").write_text("5")
-            self.start = _status_mib("VmRSS")
-        if dev == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-
-    def read(self) -> tuple[float, float, float | None]:
-        """(host peak, host peak minus the resident set at the start, device peak) in MiB."""
-        host = (_status_mib("VmHWM") if self.how.startswith("VmHWM")
-                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-        return host, host - self.start, (torch.cuda.max_memory_allocated() / 2**20
-                                         if self.dev == "cuda" else None)
 
 
 def _grid(cfg, arch, dset):
@@ -98,13 +66,13 @@ def run_naive(cfg, arch, dset, dev):
             scores = reference.score_one_by_one(arch, parents[seed], keep, *batches[seed], cfg.score)
             best = int(torch.argmin(scores))
             chosen[s, seed] = (masks.select(keep, best), best, scores)
-    _sync(dev)
+    sync(dev)
     t1, final = time.perf_counter(), {}
     for s, nets in _cells(cfg, chosen, arch, dset):
         for method, seed, keep in nets:
             h = reference.train_one(arch, parents[seed], keep, dset, seed, sched)
             final[s, method, seed] = (float(h["test_acc"][-1, 0]), float(h["test_loss"][-1, 0]), h["net"])
-    _sync(dev)
+    sync(dev)
     return {"search": t1 - t0, "training": time.perf_counter() - t1}, chosen, final
 
 
@@ -117,7 +85,7 @@ def run_engine(cfg, arch, dset, dev):
         for s in cfg.sparsities:
             found = search.random_search(_draw(arch, dset, seed, s, "search"), score, cfg.candidates)
             chosen[s, seed] = (found.best, found.best_index, torch.tensor(found.scores, dtype=torch.float64))
-    _sync(dev)
+    sync(dev)
     t1, final = time.perf_counter(), {}
     for s, nets in _cells(cfg, chosen, arch, dset):
         seeds = [seed for _, seed, _ in nets]
@@ -129,7 +97,7 @@ def run_engine(cfg, arch, dset, dev):
         for m, (method, seed, _) in enumerate(nets):
             final[s, method, seed] = (float(h["test_acc"][-1, m]), float(h["test_loss"][-1, m]),
                                       (carch, [p[m] for p in h["params"]]))
-    _sync(dev)
+    sync(dev)
     return {"search": t1 - t0, "training": time.perf_counter() - t1}, chosen, final
 
 
@@ -148,27 +116,12 @@ def compare(chosen_n, final_n, chosen_e, final_e, n_test: int,
                 f"final test loss: max |diff| {dloss:.1e} (tolerance {tol['loss']:g})"]
 
 
-@torch.inference_mode()
-def latency_ms(net, x, repeats: int = 50) -> float:
-    """Median wall time of one forward, after 5 untimed ones."""
-    times = []
-    for _ in range(repeats + 5):
-        _sync(x.device.type)
-        t = time.perf_counter()
-        net(x)
-        _sync(x.device.type)
-        times.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(times[5:])
-
-
-def compaction(cfg, arch, dset, final_n, final_e) -> list[str]:
+def compaction(cfg, arch, dset, final_n, final_e) -> list[dict]:
     """Seed 0's trained weedout networks: the naive, masked dense-size one vs the engine's,
     materialized as a small nn.Sequential (max |dlogit|: their outputs' largest difference)."""
     x = dset.x_test[:256]
     dp, df = models.count(arch)
-    rows = [f"{'sparsity':>8} {'params':>16} {'FLOPs/example':>20} {'ms/batch of 256':>24} {'max':>12}",
-            f"{'':>8} {'masked':>8}{'compact':>8} {'masked':>10}{'compact':>10} "
-            f"{'masked':>12}{'compact':>12} {'|dlogit|':>12}"]
+    rows = []
     for s in cfg.sparsities[:3]:
         masked = final_n[s, "weedout", cfg.seeds[0]][2].eval()
         carch, p = final_e[s, "weedout", cfg.seeds[0]][2]
@@ -177,19 +130,20 @@ def compaction(cfg, arch, dset, final_n, final_e) -> list[str]:
         assert sum(q.numel() for q in small.parameters()) == cp
         with torch.inference_mode():
             dlogit = float((masked(x) - small(x)).abs().max())
-        rows.append(f"{s:>8g} {dp:>8d}{cp:>8d} {df:>10d}{cf:>10d} {latency_ms(masked, x):>12.3f}"
-                    f"{latency_ms(small, x):>12.3f} {dlogit:>12.1e}")
+        rows.append({"sparsity": s, "params_masked": dp, "params_compact": cp, "flops_masked": df,
+                     "flops_compact": cf, "ms_masked": latency_ms(masked, x),
+                     "ms_compact": latency_ms(small, x), "max_dlogit": dlogit})
     return rows
 
 
-def hardware(dev: str) -> str:
-    env = provenance.environment(dev)
-    return (f"hardware: {env['cpu']}, {env['cpu_count']} cores; torch {env['torch']}, "
-            f"{env['torch_threads']} threads; device {env['device']}; {_load()}")
-
-
-def _load() -> str:  # other processes on these cores slow both runs (the naive one, more ops, more)
-    return "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())
+def _compaction_text(rows: list[dict]) -> str:
+    lines = [f"{'sparsity':>8} {'params':>16} {'FLOPs/example':>20} {'ms/batch of 256':>24} {'max':>12}",
+             f"{'':>8} {'masked':>8}{'compact':>8} {'masked':>10}{'compact':>10} "
+             f"{'masked':>12}{'compact':>12} {'|dlogit|':>12}"]
+    lines += [f"{r['sparsity']:>8g} {r['params_masked']:>8d}{r['params_compact']:>8d} "
+              f"{r['flops_masked']:>10d}{r['flops_compact']:>10d} {r['ms_masked']:>12.3f}"
+              f"{r['ms_compact']:>12.3f} {r['max_dlogit']:>12.1e}" for r in rows]
+    return "\n".join(lines)
 
 
 def default_preset(dataset: str) -> str:
@@ -219,6 +173,9 @@ def parse(argv=None):
     p.add_argument("--data-root", default=None)
     p.add_argument("--json", default=None, help="where to save timings and agreement (default: "
                    "results/bench/<device>-<dataset>-<model>.json; 'none' to skip)")
+    p.add_argument("--train-subset", type=int, default=None, metavar="N",
+                   help="train on the first N training examples only: a quick check that the "
+                        "benchmark runs (the GPU script's dry run), not a measurement")
     p.add_argument("--float64", action="store_true", help="both ways in double precision, with "
                    "tight agreement tolerances (a correctness check; timings are not the point)")
     return p.parse_args(argv)
@@ -233,12 +190,17 @@ def main(argv=None) -> int:
                              SPARSITIES=a.sparsities, CANDIDATES=a.candidates, EPOCHS=a.epochs,
                              DEVICE=a.device, DATA_ROOT=a.data_root)
         data.ensure_available(a.dataset, cfg.data_path)
+        if a.train_subset is not None and a.train_subset < 1:
+            raise ValueError(f"--train-subset={a.train_subset} is not allowed: a positive count")
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     dev = config.device_of(cfg)
     provenance.configure_torch(dev)
     dset = data.load_dataset(a.dataset, cfg.data_path, device=dev)
+    if a.train_subset is not None:
+        dset = dataclasses.replace(dset, x_train=dset.x_train[:a.train_subset],
+                                   y_train=dset.y_train[:a.train_subset])
     if a.float64:
         dset = dataclasses.replace(dset, x_train=dset.x_train.double(), x_test=dset.x_test.double())
     arch = models.arch_for(a.model, dset.in_shape, dset.n_classes, cfg.mlp_widths, cfg.cnn_channels)
@@ -267,10 +229,10 @@ def main(argv=None) -> int:
     if dev == "cuda":
         print(f"peak device memory (torch.cuda.max_memory_allocated): naive {gn:.0f} MiB, engine {ge:.0f} MiB")
     print("\nagreement: " + "\n           ".join(agreement + ["OK" if ok else "DISAGREE"]))
+    compact = compaction(cfg, arch, dset, results["naive"][1], results["engine"][1])
     print("\ncompaction: the naive run's masked MaskedNet vs the engine run's network materialized "
-          "(seed 0, weedout; |dlogit| includes their training drift)\n"
-          + "\n".join(compaction(cfg, arch, dset, results["naive"][1], results["engine"][1])))
-    print(f"after the runs: {_load()}")
+          "(seed 0, weedout; |dlogit| includes their training drift)\n" + _compaction_text(compact))
+    print(f"after the runs: {load()}")
     if a.json != "none":
         out = Path(a.json) if a.json else default_json(a, dev)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -278,8 +240,9 @@ def main(argv=None) -> int:
             "command": "python -m weedout.bench " + " ".join(sys.argv[1:] if argv is None else argv),
             "times": times, "peak_mib": dict(zip(peaks, ({"host": h, "host_over_start": d, "device": g}
                                                          for h, d, g in peaks.values()))),
-            "agree": ok, "agreement": agreement, "environment": provenance.environment(dev),
-            "load_after": _load(), "grid": {**vars(a), "widths": list(arch.widths),
+            "agree": ok, "agreement": agreement, "compaction": compact,
+            "environment": provenance.environment(dev),
+            "load_after": load(), "grid": {**vars(a), "widths": list(arch.widths),
                                             "batch_size": cfg.batch_size, "lr": cfg.lr},
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=1) + "\n")
         print(f"saved {out}")
