@@ -29,8 +29,9 @@ from .train import Schedule, train_stack
 CURVE_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc")
 
 
-def configure(PRESET: str = "smoke", **params) -> Config:
-    """Validate notebook/CLI parameters and check the datasets can be had, before any work."""
+def configure(PRESET: str | None = None, **params) -> Config:
+    """Validate notebook/CLI parameters and check the datasets can be had, before any work.
+    PRESET None: WEEDOUT_PRESET, else notebooks/preset.txt, else smoke (`config.default_preset`)."""
     cfg = config.resolve(PRESET, **params)
     for ds in cfg.datasets:
         data.ensure_available(ds, cfg.data_path)
