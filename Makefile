@@ -13,12 +13,15 @@ TORCH  ?= torch==2.14.1 torchvision==0.29.1
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.weedout-installed
 
-.PHONY: reproduce test bench lab clean-results
+.PHONY: reproduce test bench kernel lab clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e '.[test]'
+	@# .gitconfig's notebook filter: outputs never reach a commit (no-op outside git)
+	-git config --local --get-all include.path 2>/dev/null | grep -qx ../.gitconfig \
+	  || git config --local --add include.path ../.gitconfig 2>/dev/null
 	touch $(STAMP)
 
 reproduce: $(STAMP)
@@ -30,6 +33,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m weedout.bench
 
-lab: $(STAMP)
+# A kernel named for this project, for a JupyterLab that is not this .venv's (system, conda):
+# pick "Python (weedout)" there. The notebooks' own kernelspec stays python3.
+kernel: $(STAMP)
+	$(PY) -m ipykernel install --user --name weedout --display-name "Python (weedout)"
+
+# WEEDOUT_PRESET=cpu make lab: every notebook whose PRESET is None uses that preset
+lab: kernel
 	$(PY) -m pip install --quiet -e '.[lab]'
 	$(VENV)/bin/jupyter lab notebooks/
