@@ -20,12 +20,15 @@ BUNDLE ?= gpu_bundle
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.weedout-installed
 
-.PHONY: reproduce test bench lab data gpu-bundle gpu-dry-run
+.PHONY: reproduce test bench kernel lab data gpu-bundle gpu-dry-run
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e '.[test]'
+	@# .gitconfig's notebook filter: outputs never reach a commit (no-op outside git)
+	-git config --local --get-all include.path 2>/dev/null | grep -qx ../.gitconfig \
+	  || git config --local --add include.path ../.gitconfig 2>/dev/null
 	touch $(STAMP)
 
 data: $(STAMP)
@@ -47,6 +50,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m weedout.bench
 
-lab: $(STAMP)
+# A kernel named for this project, for a JupyterLab that is not this .venv's (system, conda):
+# pick "Python (weedout)" there. The notebooks' own kernelspec stays python3.
+kernel: $(STAMP)
+	$(PY) -m ipykernel install --user --name weedout --display-name "Python (weedout)"
+
+# WEEDOUT_PRESET=cpu make lab: every notebook whose PRESET is None uses that preset
+lab: kernel
 	$(PY) -m pip install --quiet -e '.[lab]'
 	$(VENV)/bin/jupyter lab notebooks/

@@ -72,7 +72,8 @@ def stamps(paths_):
 
 
 def computed(cfg, stage):
-    run = json.loads((cfg.results_path / "run.json").read_text())
+    """Trials the latest invocation of a stage computed (run.json keeps the producing run's)."""
+    run = json.loads((cfg.results_path / "last_run.json").read_text())
     return run["stages"][stage]["trials_computed"]
 
 

@@ -70,11 +70,16 @@ def test_figures_and_notebooks_written(run):
 def test_rerun_does_no_work(run):
     res, _, argv = run
     before = pd.read_csv(res / "accuracy.csv")
+    evidence = (res / "run.json").read_bytes()
     assert cli.main(argv + ["--only", "01_search,02_training"]) == 0
-    stages = json.loads((res / "run.json").read_text())["stages"]
-    assert stages["search"]["trials_computed"] == 0
-    assert stages["training"]["trials_computed"] == 0
+    last = json.loads((res / "last_run.json").read_text())
+    assert last["stages"]["search"]["trials_computed"] == 0
+    assert last["stages"]["training"]["trials_computed"] == 0
+    assert not last["stages"]["search"]["changed"] and not last["stages"]["training"]["changed"]
+    assert last["command"]["argv"][-1] == "01_search,02_training"
     pd.testing.assert_frame_equal(before, pd.read_csv(res / "accuracy.csv"))
+    # the re-run changed no table, so the evidence of the run that made them stays as it was
+    assert (res / "run.json").read_bytes() == evidence
 
 
 def test_bad_parameter_fails_before_any_work(run, capsys):

@@ -236,3 +236,53 @@ def test_latex_escape_specials():
 def test_empty_table_is_a_clear_error():
     with pytest.raises(ValueError, match="empty"):
         plotting.plot_accuracy_vs_sparsity(make_stats(np.random.default_rng(0)).iloc[:0])
+
+
+def _band_ys(ax):
+    """y of every filled band and horizontal span drawn on an axis."""
+    ys = [p.vertices[:, 1] for c in ax.collections for p in c.get_paths()]
+    ys += [p.get_path().transformed(p.get_patch_transform()).vertices[:, 1] for p in ax.patches]
+    return np.concatenate(ys)
+
+
+def test_two_seed_bands_stay_within_0_100_percent_and_say_n(data):
+    """With n = 2 the t-interval is ±12.7 s.d.: unclipped bands ran from -50% to 200%."""
+    stats = make_stats(np.random.default_rng(2), n=2)
+    for m in plotting.METHODS:
+        stats[f"ci_low_{m}"], stats[f"ci_high_{m}"] = -0.5, 2.0
+    fig = plotting.plot_accuracy_vs_sparsity(stats)
+    for ax in fig.axes:
+        ys = _band_ys(ax)
+        assert ys.min() >= 0 and ys.max() <= 100 and ys.max() == 100
+        bounds = [ln.get_ydata() for ln in ax.get_lines() if ln.get_label() == "_ci"]
+        assert np.min(bounds) >= 0 and np.max(bounds) <= 100
+        assert "(n = 2 seeds)" in ax.get_title()
+    curves = data["curves"][data["curves"].seed.isin([0, 1])].copy()
+    curves.loc[curves.seed == 0, "test_acc"] = 0.02  # two seeds far apart: a huge interval
+    curves.loc[curves.seed == 1, "test_acc"] = 0.98
+    fig = plotting.plot_learning_curves(curves)
+    for ax in fig.axes:
+        ys = _band_ys(ax)
+        assert ys.min() >= 0 and ys.max() <= 100
+        assert "n = 2 seeds" in ax.get_title()
+
+
+def test_learning_curves_count_seeds_with_a_final_accuracy(data):
+    curves = data["curves"].copy()  # 3 seeds; one weedout network diverges at 25%
+    last = curves.epoch == curves.epoch.max()
+    curves.loc[last & (curves.seed == 2) & (curves.method == "weedout")
+               & np.isclose(curves.sparsity, 0.25) & (curves.dataset == "digits"), "test_acc"] = np.nan
+    fig = plotting.plot_learning_curves(curves)
+    assert "(n = 2–3 seeds)" in fig.axes[0].get_title()  # weedout 2, random 3
+    assert "(n = 3 seeds)" in fig.axes[1].get_title()
+
+
+def test_savefig_is_byte_reproducible_and_leaves_equal_files_alone(data, tmp_path):
+    fig = plotting.plot_accuracy_vs_sparsity(data["stats"])
+    first = plotting.savefig(fig, "acc", tmp_path)
+    pdf = first[1].read_bytes()
+    assert b"/CreationDate" not in pdf  # a date would change the file on every redraw
+    stamps = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in first}
+    plotting.savefig(fig, "acc", tmp_path)
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in first} == stamps
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["acc.pdf", "acc.png"]  # no temp left

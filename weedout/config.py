@@ -186,16 +186,40 @@ def _path(name: str, value):
     return None if value is None else str(value)
 
 
-def resolve(PRESET: str = "smoke", **params) -> Config:
-    """The Config for a preset with notebook parameters applied; None means 'from the preset'.
+PRESET_ENV = "WEEDOUT_PRESET"
+DEFAULT_PRESET = "smoke"  # seconds on a CPU: what nbval and Run All on a fresh clone need
+
+
+def default_preset() -> tuple[str, str]:
+    """The preset of a notebook whose PRESET is None, and where it came from: WEEDOUT_PRESET
+    if set, else the first line of notebooks/preset.txt if that file exists, else smoke. One
+    place that switches all four notebooks (papermill's and the CLI's PRESET still win)."""
+    env = os.environ.get(PRESET_ENV, "").strip()
+    if env:
+        return env, PRESET_ENV
+    try:
+        lines = paths.PRESET_FILE.read_text().splitlines()
+    except FileNotFoundError:
+        return DEFAULT_PRESET, "default"
+    words = [ln.split("#")[0].strip() for ln in lines]  # '#' starts a comment
+    return next((w for w in words if w), ""), str(paths.PRESET_FILE)
+
+
+def resolve(PRESET: str | None = None, **params) -> Config:
+    """The Config for a preset with notebook parameters applied; None means 'from the preset'
+    (and PRESET None means `default_preset()`).
 
     Raises ValueError naming the parameter, its value and what is allowed, before any work.
     """
     from . import data, search  # late: keep `import weedout.config` light
 
     load_plugins()
+    name = "PRESET"
+    if PRESET is None:
+        PRESET, source = default_preset()
+        name = "PRESET" if source == "default" else source
     if not isinstance(PRESET, str) or PRESET not in PRESETS:  # a list would raise TypeError
-        raise _bad("PRESET", PRESET, f"one of {list(PRESETS)}")
+        raise _bad(name, PRESET, f"one of {list(PRESETS)}")
     unknown = sorted(set(params) - set(PARAMETERS))
     if unknown:  # a typo must not be dropped silently: the run would use the preset's value
         close = difflib.get_close_matches(unknown[0].upper(), PARAMETERS, n=1)

@@ -11,6 +11,7 @@ numbers do not depend on which trials ran before it.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -21,15 +22,16 @@ import torch
 
 from . import config, data, masks, models, provenance, search
 from .config import Config, derive_seed
-from .results import (Store, atomic_write, exclusive, read_table, record_stage, seeds_key,
-                      sparsity_key, write_csv)
+from .results import (MissingStageError, Store, atomic_write, exclusive, file_digests,
+                      read_table, record_stage, seeds_key, sparsity_key, write_csv)
 from .train import Schedule, train_stack
 
 CURVE_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc")
 
 
-def configure(PRESET: str = "smoke", **params) -> Config:
-    """Validate notebook/CLI parameters and check the datasets can be had, before any work."""
+def configure(PRESET: str | None = None, **params) -> Config:
+    """Validate notebook/CLI parameters and check the datasets can be had, before any work.
+    PRESET None: WEEDOUT_PRESET, else notebooks/preset.txt, else smoke (`config.default_preset`)."""
     cfg = config.resolve(PRESET, **params)
     for ds in cfg.datasets:
         data.ensure_available(ds, cfg.data_path)
@@ -37,12 +39,18 @@ def configure(PRESET: str = "smoke", **params) -> Config:
     return cfg
 
 
+@contextlib.contextmanager
 def progress_bar(total: int, desc: str):
-    """tqdm.auto in JupyterLab; nothing in headless runs (the CLI and tests set WEEDOUT_QUIET)."""
-    if os.environ.get("WEEDOUT_QUIET"):
-        return None
+    """A tqdm.auto bar (a widget in JupyterLab) for a `with` block, closed however the block
+    ends: a bar never closed stays frozen part-way in JupyterLab. A finished bar disappears
+    (leave=False); an interrupted one stays, red. None in headless runs (the CLI and tests set
+    WEEDOUT_QUIET) and when there is nothing to do."""
+    if os.environ.get("WEEDOUT_QUIET") or total == 0:
+        yield None
+        return
     from tqdm.auto import tqdm
-    return tqdm(total=total, desc=desc, leave=False)
+    with tqdm(total=total, desc=desc, leave=False) as bar:
+        yield bar
 
 
 @functools.lru_cache(maxsize=4)
@@ -76,42 +84,52 @@ def run_search(cfg: Config) -> pd.DataFrame:
     """Phase 1 for every (dataset, model, sparsity, seed); writes search.csv."""
     t0, computed = time.time(), 0
     store = Store(cfg.results_path, cfg.digest())
+    outputs = [cfg.results_path / "search.csv", cfg.results_path / "config.json"]
     with exclusive(cfg.results_path):
+        before = file_digests(outputs)
         atomic_write(cfg.results_path / "config.json",
                      json.dumps({"digest": cfg.digest(), **cfg.to_dict()}, indent=1, default=list))
         todo = [(ds, m, seed, s) for ds, m in config.cells(cfg) for seed in cfg.seeds
                 for s in cfg.sparsities if store.load("search", _search_key(ds, m, s, seed)) is None]
-        bar = progress_bar(len(todo), "search")
-        for ds, model, seed in dict.fromkeys((ds, m, seed) for ds, m, seed, _ in todo):
-            dset, arch = _setup(cfg, ds, model)
-            parent = _parent(arch, ds, model, seed, dset.x_train.device)
-            score = search.scorer(arch, parent, *_scoring_batch(cfg, dset, seed), kind=cfg.score)
-            for s in [s for d, m, sd, s in todo if (d, m, sd) == (ds, model, seed)]:
-                g = torch.Generator().manual_seed(derive_seed(seed, "search", ds, model, s))
-                found = search.STRATEGIES[cfg.strategy](
-                    lambda n: masks.sample(arch.widths, s, n, g), score, cfg.candidates, g)
-                control = masks.sample(arch.widths, s, 1, torch.Generator().manual_seed(
-                    derive_seed(seed, "random", ds, model, s)))
-                store.save("search", _search_key(ds, model, s, seed), {
-                    "dataset": ds, "model": model, "sparsity": s, "seed": seed,
-                    "scores": found.scores, "best_index": found.best_index,
-                    "weedout": masks.to_lists(found.best), "random": masks.to_lists(control),
-                    "random_score": float(score(control)[0]),
-                    "parent_score": float(score(masks.full(arch.widths))[0])})
-                computed += 1
-                if bar is not None:
-                    bar.update(1)
+        with progress_bar(len(todo), "search") as bar:
+            computed = _search_trials(cfg, store, todo, bar)
         table = search_table(cfg, store)
         write_csv(table, cfg.results_path / "search.csv")
-        record_stage(cfg, "search", time.time() - t0, computed, store, "search")  # in the lock
+        record_stage(cfg, "search", time.time() - t0, computed, store, "search",  # in the lock
+                     changed=computed > 0 or file_digests(outputs) != before)
     return table
+
+
+def _search_trials(cfg: Config, store: Store, todo: list, bar) -> int:
+    """Search every (dataset, model, seed, sparsity) of `todo`, saving each as it finishes."""
+    computed = 0
+    for ds, model, seed in dict.fromkeys((ds, m, seed) for ds, m, seed, _ in todo):
+        dset, arch = _setup(cfg, ds, model)
+        parent = _parent(arch, ds, model, seed, dset.x_train.device)
+        score = search.scorer(arch, parent, *_scoring_batch(cfg, dset, seed), kind=cfg.score)
+        for s in [s for d, m, sd, s in todo if (d, m, sd) == (ds, model, seed)]:
+            g = torch.Generator().manual_seed(derive_seed(seed, "search", ds, model, s))
+            found = search.STRATEGIES[cfg.strategy](
+                lambda n: masks.sample(arch.widths, s, n, g), score, cfg.candidates, g)
+            control = masks.sample(arch.widths, s, 1, torch.Generator().manual_seed(
+                derive_seed(seed, "random", ds, model, s)))
+            store.save("search", _search_key(ds, model, s, seed), {
+                "dataset": ds, "model": model, "sparsity": s, "seed": seed,
+                "scores": found.scores, "best_index": found.best_index,
+                "weedout": masks.to_lists(found.best), "random": masks.to_lists(control),
+                "random_score": float(score(control)[0]),
+                "parent_score": float(score(masks.full(arch.widths))[0])})
+            computed += 1
+            if bar is not None:
+                bar.update(1)
+    return computed
 
 
 def _search_record(store: Store, ds: str, model: str, s: float, seed: int) -> dict:
     """A finished search trial, or an error saying which one is missing and what to run."""
     rec = store.load("search", _search_key(ds, model, s, seed))
     if rec is None:
-        raise FileNotFoundError(f"no search record for {ds}/{model} sparsity {s} seed {seed} "
+        raise MissingStageError(f"no search record for {ds}/{model} sparsity {s} seed {seed} "
                                 f"under {store.root}: run notebooks/01_search first")
     return rec
 
@@ -188,18 +206,21 @@ def run_training(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Phase 2 for every cell (dense once per dataset x model); writes accuracy.csv, curves.csv."""
     t0, computed = time.time(), 0
     store = Store(cfg.results_path, cfg.digest())
+    outputs = [cfg.results_path / "accuracy.csv", cfg.results_path / "curves.csv"]
     with exclusive(cfg.results_path):
         for ds, m, s in _train_cells(cfg):  # fail now, not after an hour, if 01 was not run
             _cell_networks(cfg, store, ds, m, s)
         todo = [c for c in _train_cells(cfg) if store.load("train", _train_key(cfg, *c)) is None]
-        bar = progress_bar(len(todo) * cfg.epochs, "training")
-        for cell in todo:
-            store.save("train", _train_key(cfg, *cell), train_cell(cfg, *cell, progress=bar))
-            computed += 1
+        before = file_digests(outputs)
+        with progress_bar(len(todo) * cfg.epochs, "training") as bar:
+            for cell in todo:
+                store.save("train", _train_key(cfg, *cell), train_cell(cfg, *cell, progress=bar))
+                computed += 1
         accuracy, curves = training_tables(cfg, store)
-        write_csv(accuracy, cfg.results_path / "accuracy.csv")
-        write_csv(curves, cfg.results_path / "curves.csv")
-        record_stage(cfg, "training", time.time() - t0, computed, store, "train")  # in the lock
+        write_csv(accuracy, outputs[0])
+        write_csv(curves, outputs[1])
+        record_stage(cfg, "training", time.time() - t0, computed, store, "train",  # in the lock
+                     changed=computed > 0 or file_digests(outputs) != before)
     return accuracy, curves
 
 
@@ -208,7 +229,7 @@ def training_tables(cfg: Config, store: Store) -> tuple[pd.DataFrame, pd.DataFra
     for cell in _train_cells(cfg):
         rec = store.load("train", _train_key(cfg, *cell))
         if rec is None:
-            raise FileNotFoundError(f"no training record for {cell}: run notebooks/02_training")
+            raise MissingStageError(f"no training record for {cell}: run notebooks/02_training")
         for net in rec["networks"]:
             keys = {"dataset": rec["dataset"], "model": rec["model"], "sparsity": rec["sparsity"],
                     "method": net["method"], "seed": net["seed"]}
@@ -232,12 +253,14 @@ def run_analysis(cfg: Config) -> pd.DataFrame:
     """Statistics per dataset x model x sparsity from accuracy.csv and curves.csv -> stats.csv."""
     from . import stats
     t0 = time.time()
+    out = cfg.results_path / "stats.csv"
     with exclusive(cfg.results_path):  # refuse a second process, as the other stages do
         table = stats.compute_stats(read_table(cfg, "accuracy.csv", "notebooks/02_training"),
                                     read_table(cfg, "curves.csv", "notebooks/02_training"),
                                     margin=cfg.equivalence_margin)
-        write_csv(table, cfg.results_path / "stats.csv")
-        record_stage(cfg, "analysis", time.time() - t0, 0)
+        before = file_digests([out])
+        write_csv(table, out)
+        record_stage(cfg, "analysis", time.time() - t0, 0, changed=file_digests([out]) != before)
     return table
 
 
@@ -256,6 +279,9 @@ def run_figures(cfg: Config, show: bool = False) -> list:
                        read_table(cfg, "curves.csv", "notebooks/02_training")),
                    "search": plotting.plot_search(read_table(cfg, "search.csv", "notebooks/01_search"),
                                                   accuracy)}
+        outputs = [cfg.figures_path / f"{name}.{ext}" for name in figures for ext in ("png", "pdf")]
+        outputs += [cfg.figures_path / f"main_table.{ext}" for ext in ("md", "tex")]
+        before = file_digests(outputs)
         written = []
         for name, fig in figures.items():
             written += plotting.savefig(fig, name, cfg.figures_path)
@@ -264,5 +290,6 @@ def run_figures(cfg: Config, show: bool = False) -> list:
         for fig in figures.values():
             plt.close(fig)
         written += tables.write_tables(stats_df, cfg.figures_path)
-        record_stage(cfg, "figures", time.time() - t0, 0)
+        record_stage(cfg, "figures", time.time() - t0, 0,
+                     changed=file_digests(outputs) != before)
     return written

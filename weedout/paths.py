@@ -12,6 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 # DATA_ROOT default: torchvision datasets are downloaded (or looked for) here.
 DATA = Path(os.environ.get("WEEDOUT_DATA", ROOT / "data"))
+# One line naming the preset of every notebook whose PRESET is None (untracked, optional;
+# WEEDOUT_PRESET wins over it). In notebooks/ so that JupyterLab's file browser shows it.
+PRESET_FILE = NOTEBOOKS / "preset.txt"
 # Debian's `dataset-fashion-mnist` package installs the four IDX .gz files here.
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 

@@ -35,16 +35,25 @@ def set_style() -> None:
                          "axes.spines.right": False})
 
 
+# No creation date in PDFs (PNGs have none): the same figure gives the same bytes, so redrawing
+# committed figures from unchanged tables leaves them (and git status) untouched.
+_METADATA = {"png": None, "pdf": {"CreationDate": None}}
+
+
 def savefig(fig: Figure, name: str, figures_dir: str | os.PathLike) -> list[Path]:
-    """Write ``<figures_dir>/<name>.png`` (150 dpi) and ``.pdf``; each via a temp file + rename."""
+    """Write ``<figures_dir>/<name>.png`` (150 dpi) and ``.pdf``; each via a temp file + rename,
+    and not at all where the file already holds exactly the new bytes."""
     out = Path(figures_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for ext in ("png", "pdf"):
         path = out / f"{name}.{ext}"
         tmp = out / f".{name}.{ext}.tmp"
-        fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
-        os.replace(tmp, path)
+        fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight", metadata=_METADATA[ext])
+        if path.exists() and path.read_bytes() == tmp.read_bytes():
+            tmp.unlink()
+        else:
+            os.replace(tmp, path)
         paths.append(path)
     return paths
 
@@ -69,6 +78,21 @@ def _mean_ci(values: pd.Series) -> tuple[float, float]:
     return float(v.mean()), float(sps.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
 
 
+def _in_range(percent):
+    """A CI bound clipped to what an accuracy can be: with 2 seeds the t-interval is 12.7 s.d.
+    wide on each side and would draw bands from -50% to 200%."""
+    return np.clip(np.asarray(percent, dtype=float), 0, 100)
+
+
+def _seeds_label(lo, hi=None) -> str:
+    """'(n = 10 seeds)', or '(n = 8–10 seeds)' where curves of one panel have different n."""
+    hi = lo if hi is None else hi
+    if lo != lo:  # NaN: n unknown
+        return ""
+    n = f"{lo:.0f}" if lo == hi else f"{lo:.0f}–{hi:.0f}"
+    return f"(n = {n} seed{'' if n == '1' else 's'})"
+
+
 def plot_accuracy_vs_sparsity(stats: pd.DataFrame) -> Figure:
     """Test accuracy (%) vs node sparsity per dataset x model: weedout and random with 95% CI
     bands, the dense parent as a horizontal line with its band; top axis: parameter sparsity."""
@@ -83,7 +107,7 @@ def plot_accuracy_vs_sparsity(stats: pd.DataFrame) -> Figure:
         dense = d.iloc[0]
         ax.axhline(dense.mean_dense * 100, color=METHOD_COLORS["dense"], ls="--", lw=1.5,
                    label="dense")
-        ax.axhspan(dense.ci_low_dense * 100, dense.ci_high_dense * 100,
+        ax.axhspan(*_in_range([dense.ci_low_dense * 100, dense.ci_high_dense * 100]),
                    color=METHOD_COLORS["dense"], alpha=0.12, lw=0)
         # random: wide line, hollow squares; weedout on top, thin with dots -> both visible
         for m, marker, ms, lw, z in (("weedout", "o", 3.5, 1.5, 4), ("random", "s", 6.5, 2.6, 3)):
@@ -91,7 +115,7 @@ def plot_accuracy_vs_sparsity(stats: pd.DataFrame) -> Figure:
             ax.plot(x, d[f"mean_{m}"] * 100, marker=marker, ms=ms, color=c, lw=lw, label=m,
                     mfc="white" if m == "random" else c, zorder=z)
             # light fill plus coloured bounds: overlapping bands (the usual case) stay legible
-            lo, hi = d[f"ci_low_{m}"] * 100, d[f"ci_high_{m}"] * 100
+            lo, hi = _in_range(d[f"ci_low_{m}"] * 100), _in_range(d[f"ci_high_{m}"] * 100)
             ax.fill_between(x, lo, hi, color=c, alpha=0.1, lw=0)
             for bound in (lo, hi):
                 ax.plot(x, bound, color=c, lw=0.7, alpha=0.7, label="_ci")
@@ -99,8 +123,7 @@ def plot_accuracy_vs_sparsity(stats: pd.DataFrame) -> Figure:
         ax.set_xlabel("node sparsity (%)")
         ax.set_ylabel("test accuracy (%)")
         n = d["n_pairs"].max() if "n_pairs" in d else np.nan
-        seeds = "" if n != n else f"   (n = {n:.0f} seed{'' if n == 1 else 's'})"
-        ax.set_title(f"{dataset} · {model}{seeds}", fontsize=10.5)
+        ax.set_title(f"{dataset} · {model}   {_seeds_label(n)}".rstrip(), fontsize=10.5)
         if "param_sparsity" in d and d.param_sparsity.notna().any():
             top = ax.secondary_xaxis("top")
             top.set_xticks(x, [f"{p:.0f}" for p in d.param_sparsity * 100], fontsize=7.5,
@@ -128,7 +151,7 @@ def plot_learning_curves(curves: pd.DataFrame, sparsities=None) -> Figure:
     for i, (dataset, model) in enumerate(panels):
         p = curves[(curves.dataset == dataset) & (curves.model == model)]
         for j, s in enumerate(cols):
-            ax = axes[i, j]
+            ax, ns = axes[i, j], []
             for m in METHODS:
                 d = p[p.method == m] if m == "dense" else p[(p.method == m)
                                                           & np.isclose(p.sparsity, s)]
@@ -143,11 +166,14 @@ def plot_learning_curves(curves: pd.DataFrame, sparsities=None) -> Figure:
                                                             "random": 2.6}[m],
                         ls="--" if faint else "-", alpha=0.6 if faint else 1, label=m,
                         zorder=3 if m == "weedout" else 2)
-                ax.fill_between(ep, mu - hw, mu + hw, color=METHOD_COLORS[m],
-                                alpha=0.08 if faint else 0.18, lw=0)
+                ax.fill_between(ep, _in_range(mu - hw), _in_range(mu + hw),
+                                color=METHOD_COLORS[m], alpha=0.08 if faint else 0.18, lw=0)
+                if m != "dense":  # seeds behind each sparse curve: those with a final accuracy
+                    ns.append(int(d[d.epoch == d.epoch.max()].test_acc.notna().sum()))
             if not ax.lines:
                 ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
-            ax.set_title(f"{dataset} · {model} · sparsity {s * 100:g}%", fontsize=10)
+            n = _seeds_label(min(ns), max(ns)) if ns else ""
+            ax.set_title(f"{dataset} · {model} · sparsity {s * 100:g}%\n{n}".strip(), fontsize=10)
             ax.set_xlabel("epoch" if i == len(panels) - 1 else "")
             if j == 0:
                 ax.set_ylabel("test accuracy (%)")

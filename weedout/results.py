@@ -4,7 +4,12 @@ Layout of a run's results folder (RESULTS_DIR, default results/<preset>/):
 
     config.json                 the full config of the latest run, with its digest
     run.json                    hardware, versions, per-stage timings and which config wrote
-                                each table (a later stage refuses a table of another config)
+                                each table (a later stage refuses a table of another config):
+                                the evidence of the run that produced the tables, rewritten
+                                only by a stage that changed its outputs
+    last_run.json               what the latest invocation of each stage did (seconds, trials
+                                computed, whether it changed anything); not committed, so
+                                re-running 03/04 on committed results dirties nothing
     trials/<digest>/<phase>/<key>.json   one record per finished trial
     search.csv accuracy.csv curves.csv stats.csv     tables (rebuilt from the records)
 
@@ -29,10 +34,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import provenance
-from .config import device_of
+from . import paths, provenance
+from .config import PRESETS, device_of
 
 FORMAT = 1
+LAST_RUN = "last_run.json"  # each stage's latest invocation; run.json: the producing run's
 
 
 class CorruptRecordWarning(UserWarning):
@@ -52,13 +58,18 @@ def _checksum(payload) -> str:
 
 
 def atomic_write(path: Path, text: str | bytes) -> None:
-    """Write a file so that readers see the old version or the whole new one, never a part."""
+    """Write a file so that readers see the old version or the whole new one, never a part.
+    A file that already holds exactly these bytes is left alone (same bytes, same mtime)."""
+    data = text.encode() if isinstance(text, str) else text
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == data:
+            return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600 files; results are meant to be shared
         with os.fdopen(fd, "wb") as f:
-            f.write(text.encode() if isinstance(text, str) else text)
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -71,6 +82,26 @@ def atomic_write(path: Path, text: str | bytes) -> None:
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
     atomic_write(path, df.to_csv(index=False))
     return path
+
+
+def file_digests(paths) -> dict:
+    """SHA-256 of each file (None if missing): compared before and after a stage to tell a
+    stage that changed its outputs from a re-run that reproduced them byte for byte."""
+    out = {}
+    for p in paths:
+        try:
+            out[str(p)] = hashlib.sha256(Path(p).read_bytes()).hexdigest()
+        except FileNotFoundError:
+            out[str(p)] = None
+    return out
+
+
+class MissingStageError(FileNotFoundError):
+    """An earlier stage's output is missing. The fix is always "run notebook X first", which the
+    message says, so a notebook shows this one line instead of a long red traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for an exception's own traceback
+        return [f"{type(self).__name__}: {self}"]
 
 
 class Store:
@@ -166,12 +197,13 @@ def seeds_key(seeds) -> str:
 # -- run.json: the evidence next to the numbers, and which config wrote each table --
 
 def record_stage(cfg, stage: str, seconds: float, computed: int, store: "Store | None" = None,
-                 phase: str | None = None) -> None:
+                 phase: str | None = None, changed: bool = True) -> None:
     """Evidence next to the numbers (airbench's habit): config, hardware, versions, timings, and
-    the engine versions and git commits of the records a stage's tables were built from."""
-    path = cfg.results_path / "run.json"
-    run = run_json(cfg)
-    run.update(config=cfg.to_dict(), digest=cfg.digest(), **provenance.environment(device_of(cfg)))
+    the engine versions and git commits of the records a stage's tables were built from.
+
+    `changed`: the stage computed trials or rewrote an output. A re-run that changed nothing
+    (e.g. 03/04 on committed results) leaves run.json as the producing run wrote it, so the
+    committed evidence stays byte-identical; every invocation goes to last_run.json."""
     entry = {"seconds": round(seconds, 2), "trials_computed": computed,
              "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              # "digest": which config last wrote this stage's tables (checked by `read_table`).
@@ -182,29 +214,46 @@ def record_stage(cfg, stage: str, seconds: float, computed: int, store: "Store |
                             "engines": sorted({s["engine"] for s in stamps if s["engine"] is not None}),
                             "commits": sorted({s["commit"] + ("+dirty" if s["dirty"] else "")
                                                for s in stamps if s["commit"]})}
+    last = _read_json(cfg.results_path / LAST_RUN)
+    last.setdefault("stages", {})[stage] = {**entry, "changed": changed}
+    atomic_write(cfg.results_path / LAST_RUN, json.dumps(last, indent=1, default=list))
+    run = run_json(cfg)
+    before = run.get("stages", {}).get(stage, {})
+    if not changed and before.get("digest") == cfg.digest():
+        return  # the tables are those run.json already vouches for
+    run.update(config=cfg.to_dict(), digest=cfg.digest(), **provenance.environment(device_of(cfg)))
     run.setdefault("stages", {})[stage] = entry
-    atomic_write(path, json.dumps(run, indent=1, default=list))
+    atomic_write(cfg.results_path / "run.json", json.dumps(run, indent=1, default=list))
 
 
-def record_command(cfg, argv: list[str], notebooks: dict[str, float], seconds: float) -> None:
+def record_command(cfg, argv: list[str], notebooks: dict[str, float], seconds: float,
+                   changed: bool = True) -> None:
     """The whole command's wall time (notebook start-up included) and each notebook's, next to
-    the stages' own timings: what `python -m weedout` cost from start to finish."""
+    the stages' own timings: what `python -m weedout` cost from start to finish. Into run.json
+    only if the command changed it (`changed`), always into last_run.json."""
+    command = {"argv": ["python", "-m", "weedout", *argv],
+               "notebooks_seconds": {k: round(v, 1) for k, v in notebooks.items()},
+               "total_seconds": round(seconds, 1),
+               "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     with exclusive(cfg.results_path):
-        run = run_json(cfg)
-        run["command"] = {"argv": ["python", "-m", "weedout", *argv],
-                          "notebooks_seconds": {k: round(v, 1) for k, v in notebooks.items()},
-                          "total_seconds": round(seconds, 1),
-                          "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        atomic_write(cfg.results_path / "run.json", json.dumps(run, indent=1, default=list))
+        for name in (LAST_RUN, "run.json") if changed else (LAST_RUN,):
+            run = _read_json(cfg.results_path / name)
+            run["command"] = command
+            atomic_write(cfg.results_path / name, json.dumps(run, indent=1, default=list))
+
+
+def _read_json(path: Path) -> dict:
+    """run.json or last_run.json, or {} if missing or damaged: evidence, never a reason to stop."""
+    try:
+        run = json.loads(path.read_bytes().decode())
+    except (OSError, ValueError):
+        return {}
+    return run if isinstance(run, dict) and isinstance(run.get("stages", {}), dict) else {}
 
 
 def run_json(cfg) -> dict:
     """run.json, or {} if missing or damaged: it is evidence, never a reason to stop a run."""
-    try:
-        run = json.loads((cfg.results_path / "run.json").read_bytes().decode())
-    except (OSError, ValueError):
-        return {}
-    return run if isinstance(run, dict) and isinstance(run.get("stages", {}), dict) else {}
+    return _read_json(cfg.results_path / "run.json")
 
 
 # The stage whose run.json entry says which config wrote each table.
@@ -212,12 +261,31 @@ _STAGE_OF = {"search.csv": "search", "accuracy.csv": "training", "curves.csv": "
              "stats.csv": "analysis"}
 
 
+def _shown(path: Path) -> str:
+    """A path as a user of the repository reads it: relative to its root where it is inside."""
+    try:
+        return str(Path(path).relative_to(paths.ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _elsewhere(cfg, name: str) -> str:
+    """Where this table does exist for another preset (the committed cpu results on a fresh
+    clone), so that a user who only wanted to look at results learns how, in the same line."""
+    if cfg.results_dir is not None:
+        return ""
+    have = [p for p in PRESETS if p != cfg.preset and (paths.results_dir(p) / name).exists()]
+    return f"; or look at existing results with PRESET = {' or '.join(map(repr, have))}" \
+        f" (or WEEDOUT_PRESET, for all four notebooks)" if have else ""
+
+
 def read_table(cfg, name: str, made_by: str) -> pd.DataFrame:
     """A table of an earlier stage, refused if another config (other EPOCHS, CANDIDATES, ...)
     wrote it last: a results folder reused with new settings must never mix the two."""
     path = cfg.results_path / name
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run {made_by} first")
+        raise MissingStageError(f"{_shown(path)} is missing: run {made_by} first"
+                                f"{_elsewhere(cfg, name)}")
     # str: a digest such as "0123456789" must not be read as a number
     table = pd.read_csv(path, dtype={"config_digest": str})
     wrote = run_json(cfg).get("stages", {}).get(_STAGE_OF.get(name), {}).get("digest")

@@ -108,14 +108,16 @@ def to_latex(table: pd.DataFrame) -> str:
 
 def write_tables(stats: pd.DataFrame, figures_dir: str | os.PathLike,
                  name: str = "main_table") -> list[Path]:
-    """Write ``<name>.md`` and ``<name>.tex`` (temp file + rename); returns their paths."""
+    """Write ``<name>.md`` and ``<name>.tex`` (temp file + rename, not at all where a file holds
+    the same text already); returns their paths."""
     out = Path(figures_dir)
     out.mkdir(parents=True, exist_ok=True)
     table = main_table(stats)
     paths = []
     for ext, text in (("md", to_markdown(table)), ("tex", to_latex(table))):
         path, tmp = out / f"{name}.{ext}", out / f".{name}.{ext}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        if not (path.exists() and path.read_bytes() == text.encode("utf-8")):  # same: untouched
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
         paths.append(path)
     return paths
