@@ -10,6 +10,7 @@ example. If the numbers change on purpose: bump provenance.ENGINE_VERSION (with 
 history) and run `python tests/test_provenance.py --update`.
 """
 import dataclasses
+import shutil
 import json
 import os
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from weedout import config, experiment, provenance
+from weedout import config, experiment, paths, provenance
 from weedout.results import StaleRecordWarning, Store, run_json
 
 FINGERPRINT = Path(__file__).parent / "data" / "engine_fingerprint.json"
@@ -177,3 +178,24 @@ if __name__ == "__main__" and "--update" in sys.argv:
     FINGERPRINT.write_text(json.dumps({"engine": provenance.ENGINE_VERSION, "values": values},
                                       indent=1) + "\n")
     print(f"wrote {FINGERPRINT} for engine version {provenance.ENGINE_VERSION}")
+
+
+def test_redrawing_figures_keeps_the_producing_runs_evidence(tmp_path):
+    """`--only 04_figures` on results made elsewhere rewrites the figures (and says so in the
+    figures stage), but run.json keeps the wall time and hardware of the run that computed the
+    numbers: a redraw must not claim them."""
+    from weedout import cli
+    res = tmp_path / "results"
+    shutil.copytree(paths.ROOT / "results" / "cpu", res)
+    run = json.loads((res / "run.json").read_text())
+    run["command"] = {"argv": ["python", "-m", "weedout"], "total_seconds": 999.0}
+    run["cpu"] = "Producing CPU"
+    (res / "run.json").write_text(json.dumps(run))
+    assert cli.main(["--preset", "cpu", "--only", "04_figures", "--results-dir", str(res),
+                     "--figures-dir", str(tmp_path / "figures")]) == 0
+    after = json.loads((res / "run.json").read_text())
+    assert after["command"]["total_seconds"] == 999.0 and after["cpu"] == "Producing CPU"
+    assert after["stages"]["figures"]["host"] == provenance.cpu_model()
+    assert after["stages"]["training"] == run["stages"]["training"]
+    last = json.loads((res / "last_run.json").read_text())
+    assert "04_figures" in last["command"]["argv"]

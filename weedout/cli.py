@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     out_dir = cfg.results_path / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"weedout: preset {cfg.preset}, config digest {cfg.digest()}, results in {cfg.results_path}")
-    seconds, stages = {}, results.run_json(cfg).get("stages")
+    seconds, stages = {}, results.run_json(cfg).get("stages") or {}
     for name in NOTEBOOKS:
         if name not in only:
             continue
@@ -102,11 +102,14 @@ def main(argv=None) -> int:
             return 1
         seconds[name] = time.time() - t0
         print(f"  {name:12s} {seconds[name]:7.1f} s")
-    # a command whose stages all reproduced their outputs (e.g. --only 03_analysis,04_figures on
-    # committed results) leaves run.json alone; its timing goes to last_run.json
+    # run.json's "command" is the run that computed the numbers: a command that computed no
+    # trial (e.g. --only 04_figures redrawing committed results) must not replace its wall time;
+    # every command's timing goes to last_run.json
+    after = results.run_json(cfg).get("stages", {})
+    computed = any(after.get(k, {}).get("trials_computed", 0) > 0 and after.get(k) != stages.get(k)
+                   for k in ("search", "training"))
     results.record_command(cfg, list(sys.argv[1:] if argv is None else argv), seconds,
-                           time.time() - started,
-                           changed=results.run_json(cfg).get("stages") != stages)
+                           time.time() - started, changed=computed)
     print(f"done in {time.time() - started:.1f} s: tables in {cfg.results_path}, "
           f"figures in {cfg.figures_path}")
     return 0

@@ -221,7 +221,13 @@ def record_stage(cfg, stage: str, seconds: float, computed: int, store: "Store |
     before = run.get("stages", {}).get(stage, {})
     if not changed and before.get("digest") == cfg.digest():
         return  # the tables are those run.json already vouches for
-    run.update(config=cfg.to_dict(), digest=cfg.digest(), **provenance.environment(device_of(cfg)))
+    env = provenance.environment(device_of(cfg))
+    entry["host"] = env.get("gpu") or env["cpu"]
+    run.update(config=cfg.to_dict(), digest=cfg.digest())
+    if computed > 0 or "cpu" not in run:
+        # the top-level hardware and versions are those of the run that computed trials: a
+        # redraw of the figures elsewhere must not claim the numbers came from its machine
+        run.update(**env)
     run.setdefault("stages", {})[stage] = entry
     atomic_write(cfg.results_path / "run.json", json.dumps(run, indent=1, default=list))
 
