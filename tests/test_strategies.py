@@ -1,12 +1,13 @@
 """Search strategies share one signature; the evolutionary one is a real alternative to the RSH;
 plugins reach the registry through WEEDOUT_PLUGINS."""
 import dataclasses
+import inspect
 import sys
 
 import pytest
 import torch
 
-from weedout import config, experiment, masks, search
+from weedout import config, experiment, masks, models, search
 
 WIDTHS, SPARSITY = (20, 20), 0.75          # k = 5 kept of 20 per layer
 GOOD = [torch.arange(5), torch.arange(10, 15)]
@@ -18,7 +19,14 @@ def toy_score(keep):
     return -hits.double()
 
 
-@pytest.mark.parametrize("name", sorted(search.STRATEGIES))
+def _needs_context(fn) -> bool:
+    return "context" in inspect.signature(fn).parameters
+
+
+# The saliency strategies read the parent through their context: tests/test_saliency.py checks
+# their contract on real networks.
+@pytest.mark.parametrize("name", [n for n in sorted(search.STRATEGIES)
+                                  if not _needs_context(search.STRATEGIES[n])])
 def test_strategy_contract(name):
     g = torch.Generator().manual_seed(0)
     calls = []
@@ -95,3 +103,32 @@ def test_unknown_plugin_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("WEEDOUT_PLUGINS", "no_such_module_xyz")
     with pytest.raises(ValueError, match="WEEDOUT_PLUGINS='no_such_module_xyz'"):
         config.resolve("smoke")
+
+
+def test_run_passes_a_context_only_to_strategies_that_ask_for_one():
+    """search.run is the one call site: a plain strategy (the README's plug-in signature) is
+    called as before, one with a `context` parameter also gets the parent, batch and widths."""
+    arch = models.Arch("mlp", (1, 4, 4), (10, 8), 3)
+    parent = models.init_parent(arch, 0)
+    x, y = torch.randn(16, 1, 4, 4), torch.randint(3, (16,))
+    seen = {}
+
+    def plain(sample, score, budget, generator):
+        seen["plain"] = True
+        return search.random_search(sample, score, budget, generator)
+
+    def reader(sample, score, budget, generator, context):
+        seen["context"] = context
+        return search.random_search(sample, score, budget, generator)
+
+    for fn in (plain, reader):
+        g = torch.Generator().manual_seed(0)
+        ctx = search.context(arch, parent, x, y, 0.5, 6, g, search.scorer(arch, parent, x, y))
+        found, cost = search.run(fn, ctx)
+        assert cost["forward"] == 6 and [k.shape[1] for k in found.best] == [5, 4]
+    assert seen["plain"] and seen["context"].parent is parent and seen["context"].kept == (5, 4)
+    # the same draws as calling the strategy by hand: the context adds nothing random
+    g = torch.Generator().manual_seed(0)
+    by_hand = search.random_search(lambda n: masks.sample(arch.widths, 0.5, n, g),
+                                   search.scorer(arch, parent, x, y), 6, g)
+    assert by_hand.scores == found.scores

@@ -146,6 +146,16 @@ def compact(arch: Arch, params: list[torch.Tensor], keep: list[torch.Tensor],
     return arch.with_widths([k.shape[1] for k in keep]), out
 
 
+def fan_in_rescale(parent: Arch, sparse: Arch) -> list[float]:
+    """Per layer (hidden ones, then the classifier), the factor that turns weights initialised
+    for the parent's fan-in into weights initialised for the sparse network's: PyTorch's default
+    draws weights and biases from U(+-1/sqrt(fan_in)), and a removed node shrinks the fan-in of
+    the next layer (a conv's kernel and a classifier's positions cancel in the ratio)."""
+    before = (None, *parent.widths)
+    after = (None, *sparse.widths)
+    return [1.0 if l == 0 else math.sqrt(before[l] / after[l]) for l in range(len(parent.widths) + 1)]
+
+
 def _to_stacked_input(arch: Arch, x: torch.Tensor, M: int) -> torch.Tensor:
     """Input of hidden layer 0 in the stacked layout: [F, B] or [M, F, B] (mlp), [B, M*C, *S] (conv).
 
@@ -184,17 +194,23 @@ def hidden(arch: Arch, params: list, h: torch.Tensor, layer: int) -> torch.Tenso
     return pool(y, 2).relu_()
 
 
-def forward(arch: Arch, params: list, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+def forward(arch: Arch, params: list, x: torch.Tensor, start: int = 0,
+            gates: list[torch.Tensor] | None = None) -> torch.Tensor:
     """Logits [M, B, classes] of M stacked networks (a transposed view of [M, classes, B]).
 
     x: a batch [B, *in_shape] shared by all networks, or [M, B, *in_shape] (one batch per
     network); with start > 0, the stacked activation entering hidden layer `start`
-    ([M, width, B] for the MLP).
+    ([M, width, B] for the MLP). gates: one [M, width] tensor per hidden layer multiplied into
+    that layer's output (after ReLU and pooling): a node's gate at 0 removes it, and gradients
+    in the gates are the node saliencies of `weedout.saliency`.
     """
     M = params[-1].shape[0]
     h = _to_stacked_input(arch, x, M) if start == 0 else x
     for layer in range(start, len(arch.widths)):
         h = hidden(arch, params, h, layer)
+        if gates is not None:  # mlp [M, W, B]; conv [B, M*C, *S]
+            g = gates[layer]
+            h = h * (g[:, :, None] if not arch.conv else g.reshape(1, -1, *[1] * (h.dim() - 2)))
     if arch.conv:  # [B, M*C, *S] -> [M, C*S, B], features in the order nn.Flatten gives
         h = h.reshape(h.shape[0], M, -1).permute(1, 2, 0)
     return torch.baddbmm(params[-1][:, :, None], params[-2], h).transpose(1, 2)

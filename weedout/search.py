@@ -8,19 +8,27 @@ A search strategy has one signature, so a user's own method drops in next to the
       budget                  how many masks the strategy may score (the CANDIDATES parameter)
       generator               a seeded torch.Generator for any other random choice
 
-Register it in STRATEGIES and select it with Config.strategy (see the README). Two ship here:
-the paper's `random_search` and, as the alternative the paper names, an `evolution`ary search.
+A strategy that also needs the parent itself (a saliency method reads its weights, the
+architecture or the scoring batch) declares a keyword parameter `context` and receives a
+`SearchContext` there; `run` is the one place that calls strategies, either kind.
+
+Register it in STRATEGIES and select it with Config.strategy (see the README), or run it beside
+the RSH with Config.comparators. Here: the paper's `random_search`, an `evolution`ary search
+(the alternative the paper names), and the pruning-at-initialisation scores of
+`weedout.saliency` at node level (magnitude, snip, grasp, synflow and their `_inverted` twins).
 """
 from __future__ import annotations
 
+import inspect
 import math
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
-from . import masks, models
+from . import masks, models, saliency
 from .masks import Keep
 from .models import Arch
 
@@ -90,8 +98,76 @@ def evolutionary_search(sample: Callable[[int], Keep], score: Callable[[Keep], t
     return SearchResult(best, trace, trace.index(best_score))
 
 
+@dataclass
+class SearchContext:
+    """Everything one search sees: the untrained parent (unstacked, on the device), its
+    architecture, the seed's scoring batch, the exact kept widths of the level, the budget and
+    generator, the two closures, and a cost tally the strategies add their passes to."""
+    arch: models.Arch
+    parent: list[torch.Tensor]
+    x: torch.Tensor
+    y: torch.Tensor
+    sparsity: float
+    budget: int
+    generator: torch.Generator
+    sample: Callable[[int], Keep]
+    score: Callable[[Keep], torch.Tensor]
+    evaluate: Callable[[Keep], torch.Tensor]   # the same score, not counted as search cost
+    cost: dict = field(default_factory=lambda: {"forward": 0, "backward": 0})
+
+    @property
+    def kept(self) -> tuple[int, ...]:
+        return masks.kept_widths(self.arch.widths, self.sparsity)
+
+
+def context(arch, parent, x, y, sparsity: float, budget: int, generator: torch.Generator,
+            score: Callable[[Keep], torch.Tensor]) -> SearchContext:
+    """A SearchContext whose score counts one forward pass per mask scored."""
+    ctx = SearchContext(arch, parent, x, y, sparsity, budget, generator,
+                        lambda n: masks.sample(arch.widths, sparsity, n, generator), score, score)
+
+    def counted(keep: Keep) -> torch.Tensor:
+        ctx.cost["forward"] += keep[0].shape[0]
+        return score(keep)
+
+    ctx.score = counted
+    return ctx
+
+
+def run(strategy: Callable[..., SearchResult], ctx: SearchContext) -> tuple[SearchResult, dict]:
+    """Call a strategy (with `context=` when its signature asks for it); return its result and
+    its cost: forward and backward passes of one network, and seconds."""
+    t0 = time.perf_counter()
+    extra = {"context": ctx} if "context" in inspect.signature(strategy).parameters else {}
+    found = strategy(ctx.sample, ctx.score, ctx.budget, ctx.generator, **extra)
+    return found, {**ctx.cost, "seconds": time.perf_counter() - t0}
+
+
+def saliency_strategy(method: str, invert: bool = False) -> Callable[..., SearchResult]:
+    """A node-level pruning-at-initialisation method as a strategy: keeps the k_l most (or,
+    inverted, least) salient nodes per layer. Its trace is the chosen mask's own score, which
+    is recorded like the random control's and not counted as search cost."""
+    def strategy(sample, score, budget, generator, context: SearchContext) -> SearchResult:
+        c = context
+        if method == "synflow":
+            best = saliency.synflow(c.arch, c.parent, c.kept, invert, cost=c.cost)
+        else:
+            sal = (saliency.magnitude(c.arch, c.parent) if method == "magnitude" else
+                   getattr(saliency, method)(c.arch, c.parent, c.x, c.y, cost=c.cost))
+            best = saliency.keep_top([-v for v in sal] if invert else sal, c.kept)
+        return SearchResult(best, c.evaluate(best).tolist(), 0)
+
+    strategy.__name__ = method + ("_inverted" if invert else "")
+    strategy.__doc__ = f"Node-level {method}{' (inverted)' if invert else ''}: see weedout.saliency."
+    return strategy
+
+
 STRATEGIES: dict[str, Callable[..., SearchResult]] = {"random_search": random_search,
                                                       "evolution": evolutionary_search}
+SALIENCY = ("magnitude", "snip", "grasp", "synflow")
+for _m in SALIENCY:
+    for _inv in (False, True):
+        STRATEGIES[_m + ("_inverted" if _inv else "")] = saliency_strategy(_m, _inv)
 
 
 def _per_candidate(logits: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
