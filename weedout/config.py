@@ -24,6 +24,12 @@ from . import paths
 
 DEVICES = ("auto", "cpu", "cuda")
 SCORES = ("loss", "error")
+# Controls trained beside the searched networks: "scratch" is a freshly initialised dense network
+# with the sparse network's widths; "rescaled" is the random mask with its kept weights rescaled
+# to the sparse network's fan-in (the parent's init is scaled for the parent's fan-in).
+CONTROLS = ("scratch", "rescaled")
+# Method names the tables already use: a comparator may not take one.
+RESERVED = ("dense", "weedout", "random") + CONTROLS
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,9 @@ class Config:
     strategy: str = "random_search"           # key of weedout.search.STRATEGIES
     score: str = "loss"                       # "loss": CE of the masked untrained net; "error"
     score_batch: int = 512                    # size of the fixed scoring batch (training split)
+    # -- beside the search: more methods on the same parents, seeds and levels (method = name) --
+    comparators: tuple[str, ...] = ()         # more keys of STRATEGIES, e.g. ("snip", "grasp")
+    controls: tuple[str, ...] = ()            # from CONTROLS: "scratch", "rescaled"
     # -- parents --
     mlp_widths: tuple[int, ...] = (256, 256)  # hidden nodes per layer of the MLP parent
     cnn_channels: tuple[int, ...] = (32, 64)  # channels (= nodes) per conv block of the CNNs
@@ -110,6 +119,12 @@ PRESETS["fashion"] = Config(preset="fashion", datasets=("fashion_mnist",), model
 # evolutionary strategy at the same budget, so `method=weedout` means "evolution's winner".
 PRESETS["cpu_evolution"] = dataclasses.replace(PRESETS["cpu"], preset="cpu_evolution",
                                                strategy="evolution")
+# Is anything better than random? The field's pruning-at-initialisation scores at node level,
+# their inverted twins, and the two controls that explain the drop vs dense, on the cpu grid.
+PRESETS["cpu_pai"] = dataclasses.replace(
+    PRESETS["cpu"], preset="cpu_pai", controls=("scratch", "rescaled"),
+    comparators=tuple(f"{m}{v}" for m in ("magnitude", "snip", "grasp", "synflow")
+                      for v in ("", "_inverted")))
 
 # Notebook/CLI parameter name -> Config field.
 PARAMETERS = {"DATASETS": "datasets", "MODELS": "models", "SPARSITIES": "sparsities",
@@ -253,6 +268,15 @@ def resolve(PRESET: str | None = None, **params) -> Config:
         data.check_model(ds, model)
     if cfg.strategy not in search.STRATEGIES:
         raise _bad("strategy", cfg.strategy, f"one of {list(search.STRATEGIES)}")
+    for name in cfg.comparators:
+        if name not in search.STRATEGIES or name in RESERVED or name == cfg.strategy:
+            raise _bad("comparators", name, f"each one of {list(search.STRATEGIES)}, other than "
+                       f"the strategy itself ({cfg.strategy!r}), not repeated")
+    if len(set(cfg.comparators)) != len(cfg.comparators):
+        raise _bad("comparators", cfg.comparators, "entries must not repeat")
+    for name in cfg.controls:
+        if name not in CONTROLS or cfg.controls.count(name) > 1:
+            raise _bad("controls", name, f"each one of {list(CONTROLS)}, not repeated")
     if cfg.score not in SCORES:
         raise _bad("score", cfg.score, f"one of {list(SCORES)}")
     if cfg.device == "cuda":

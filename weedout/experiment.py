@@ -85,6 +85,8 @@ def run_search(cfg: Config) -> pd.DataFrame:
     t0, computed = time.time(), 0
     store = Store(cfg.results_path, cfg.digest())
     outputs = [cfg.results_path / "search.csv", cfg.results_path / "config.json"]
+    if _methods(cfg):
+        outputs.append(cfg.results_path / "cost.csv")
     with exclusive(cfg.results_path):
         before = file_digests(outputs)
         atomic_write(cfg.results_path / "config.json",
@@ -95,6 +97,8 @@ def run_search(cfg: Config) -> pd.DataFrame:
             computed = _search_trials(cfg, store, todo, bar)
         table = search_table(cfg, store)
         write_csv(table, cfg.results_path / "search.csv")
+        if _methods(cfg):
+            write_csv(cost_table(cfg, store), cfg.results_path / "cost.csv")
         record_stage(cfg, "search", time.time() - t0, computed, store, "search",  # in the lock
                      changed=computed > 0 or file_digests(outputs) != before)
     return table
@@ -106,19 +110,30 @@ def _search_trials(cfg: Config, store: Store, todo: list, bar) -> int:
     for ds, model, seed in dict.fromkeys((ds, m, seed) for ds, m, seed, _ in todo):
         dset, arch = _setup(cfg, ds, model)
         parent = _parent(arch, ds, model, seed, dset.x_train.device)
-        score = search.scorer(arch, parent, *_scoring_batch(cfg, dset, seed), kind=cfg.score)
+        x, y = _scoring_batch(cfg, dset, seed)
+        score = search.scorer(arch, parent, x, y, kind=cfg.score)
+
+        def searched(name: str, s: float, *stream):
+            g = torch.Generator().manual_seed(derive_seed(seed, *stream, ds, model, s))
+            return search.run(search.STRATEGIES[name],
+                              search.context(arch, parent, x, y, s, cfg.candidates, g, score))
+
         for s in [s for d, m, sd, s in todo if (d, m, sd) == (ds, model, seed)]:
-            g = torch.Generator().manual_seed(derive_seed(seed, "search", ds, model, s))
-            found = search.STRATEGIES[cfg.strategy](
-                lambda n: masks.sample(arch.widths, s, n, g), score, cfg.candidates, g)
+            found, cost = searched(cfg.strategy, s, "search")
             control = masks.sample(arch.widths, s, 1, torch.Generator().manual_seed(
                 derive_seed(seed, "random", ds, model, s)))
+            others = {}
+            for name in cfg.comparators:  # each its own stream: adding one changes no other
+                res, c = searched(name, s, "search", name)
+                others[name] = {"keep": masks.to_lists(res.best),
+                                "score": res.scores[res.best_index], "cost": c}
             store.save("search", _search_key(ds, model, s, seed), {
                 "dataset": ds, "model": model, "sparsity": s, "seed": seed,
                 "scores": found.scores, "best_index": found.best_index,
                 "weedout": masks.to_lists(found.best), "random": masks.to_lists(control),
                 "random_score": float(score(control)[0]),
-                "parent_score": float(score(masks.full(arch.widths))[0])})
+                "parent_score": float(score(masks.full(arch.widths))[0]),
+                "cost": cost, "comparators": others})
             computed += 1
             if bar is not None:
                 bar.update(1)
@@ -146,8 +161,32 @@ def search_table(cfg: Config, store: Store) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _methods(cfg: Config) -> tuple[str, ...]:
+    """The methods trained beside weedout and random (comparators, then controls)."""
+    return (*cfg.comparators, *cfg.controls)
+
+
+def cost_table(cfg: Config, store: Store) -> pd.DataFrame:
+    """One row per searched network: forward/backward passes of one network and seconds; the
+    random control draws its mask without looking at the network (no passes)."""
+    rows = []
+    for ds, model in config.cells(cfg):
+        for s in cfg.sparsities:
+            for seed in cfg.seeds:
+                rec = _search_record(store, ds, model, s, seed)
+                costs = {"weedout": rec.get("cost"), "random": {"forward": 0, "backward": 0,
+                                                                "seconds": 0.0},
+                         **{n: c.get("cost") for n, c in rec.get("comparators", {}).items()}}
+                rows += [{"dataset": ds, "model": model, "sparsity": s, "seed": seed, "method": m,
+                          **{k: (c or {}).get(k, float("nan")) for k in ("forward", "backward",
+                                                                         "seconds")}}
+                         for m, c in costs.items()]
+    return pd.DataFrame(rows)
+
+
 def _cell_networks(cfg: Config, store: Store, ds: str, model: str, s: float | None):
-    """The networks of one training cell: (method, seed, keep) for every seed; s=None: dense."""
+    """The networks of one training cell: (method, seed, keep) for every seed; s=None: dense.
+    Controls take the random mask (`scratch` only its widths: it is re-initialised)."""
     if s is None:
         return [("dense", seed, None) for seed in cfg.seeds]
     nets = []
@@ -155,7 +194,28 @@ def _cell_networks(cfg: Config, store: Store, ds: str, model: str, s: float | No
         rec = _search_record(store, ds, model, s, seed)
         nets += [("weedout", seed, masks.from_lists(rec["weedout"])),
                  ("random", seed, masks.from_lists(rec["random"]))]
+        for name in cfg.comparators:
+            if name not in rec.get("comparators", {}):
+                raise MissingStageError(f"the search record of {ds}/{model} sparsity {s} seed "
+                                        f"{seed} has no {name!r}: rerun notebooks/01_search")
+            nets.append((name, seed, masks.from_lists(rec["comparators"][name]["keep"])))
+        nets += [(name, seed, masks.from_lists(rec["random"])) for name in cfg.controls]
     return nets
+
+
+def _apply_controls(nets, arch, carch, params, ds: str, model: str, s) -> None:
+    """In place: `scratch` networks get a fresh default initialisation at their own widths,
+    `rescaled` ones their inherited weights scaled to their own fan-in."""
+    factors = models.fan_in_rescale(arch, carch)
+    with torch.no_grad():
+        for m, (method, seed, _) in enumerate(nets):
+            if method == "scratch":
+                fresh = models.init_parent(carch, derive_seed(seed, "scratch", ds, model, s))
+                for p, f in zip(params, fresh):
+                    p[m] = f.to(p.device)
+            elif method == "rescaled":
+                for i, p in enumerate(params):
+                    p[m] *= factors[i // 2]
 
 
 def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None) -> dict:
@@ -169,6 +229,7 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None)
     keep = masks.cat([k if k is not None else masks.full(arch.widths) for _, _, k in nets])
     carch, params = models.compact(arch, parents, keep,
                                    torch.tensor([unique.index(sd) for sd in seeds]))
+    _apply_controls(nets, arch, carch, params, ds, model, s)
     # Each network's loss at initialisation on its seed's scoring batch: for weedout networks
     # this must equal the winning search score (checked by a test).
     xs, ys = zip(*[_scoring_batch(cfg, dset, seed) for seed in seeds])
@@ -251,16 +312,21 @@ def training_tables(cfg: Config, store: Store) -> tuple[pd.DataFrame, pd.DataFra
 
 def run_analysis(cfg: Config) -> pd.DataFrame:
     """Statistics per dataset x model x sparsity from accuracy.csv and curves.csv -> stats.csv."""
-    from . import stats
+    from . import comparison, stats
     t0 = time.time()
-    out = cfg.results_path / "stats.csv"
+    out = [cfg.results_path / "stats.csv"] + ([cfg.results_path / "methods.csv"]
+                                              if _methods(cfg) else [])
     with exclusive(cfg.results_path):  # refuse a second process, as the other stages do
-        table = stats.compute_stats(read_table(cfg, "accuracy.csv", "notebooks/02_training"),
-                                    read_table(cfg, "curves.csv", "notebooks/02_training"),
+        accuracy = read_table(cfg, "accuracy.csv", "notebooks/02_training")
+        table = stats.compute_stats(accuracy, read_table(cfg, "curves.csv", "notebooks/02_training"),
                                     margin=cfg.equivalence_margin)
-        before = file_digests([out])
-        write_csv(table, out)
-        record_stage(cfg, "analysis", time.time() - t0, 0, changed=file_digests([out]) != before)
+        before = file_digests(out)
+        write_csv(table, out[0])
+        if _methods(cfg):  # every comparator and control vs random (weedout.comparison)
+            write_csv(comparison.compare_methods(
+                accuracy, read_table(cfg, "cost.csv", "notebooks/01_search"),
+                margin=cfg.equivalence_margin), out[1])
+        record_stage(cfg, "analysis", time.time() - t0, 0, changed=file_digests(out) != before)
     return table
 
 
@@ -268,7 +334,7 @@ def run_figures(cfg: Config, show: bool = False) -> list:
     """Every figure (PNG and PDF) and the main table (Markdown and LaTeX) into FIGURES_DIR."""
     import matplotlib.pyplot as plt
 
-    from . import plotting, tables
+    from . import comparison, plotting, tables
     t0 = time.time()
     with exclusive(cfg.results_path):  # refuse a second process, as the other stages do
         plotting.set_style()
@@ -279,8 +345,14 @@ def run_figures(cfg: Config, show: bool = False) -> list:
                        read_table(cfg, "curves.csv", "notebooks/02_training")),
                    "search": plotting.plot_search(read_table(cfg, "search.csv", "notebooks/01_search"),
                                                   accuracy)}
+        tabled = {"main_table": (stats_df, tables.main_table)}
+        if _methods(cfg):
+            methods = read_table(cfg, "methods.csv", "notebooks/03_analysis")
+            figures["methods_vs_sparsity"] = comparison.plot_methods(
+                methods, accuracy[accuracy.method == "dense"])
+            tabled["methods_table"] = (methods, comparison.methods_table)
         outputs = [cfg.figures_path / f"{name}.{ext}" for name in figures for ext in ("png", "pdf")]
-        outputs += [cfg.figures_path / f"main_table.{ext}" for ext in ("md", "tex")]
+        outputs += [cfg.figures_path / f"{name}.{ext}" for name in tabled for ext in ("md", "tex")]
         before = file_digests(outputs)
         written = []
         for name, fig in figures.items():
@@ -289,7 +361,8 @@ def run_figures(cfg: Config, show: bool = False) -> list:
             plt.show()
         for fig in figures.values():
             plt.close(fig)
-        written += tables.write_tables(stats_df, cfg.figures_path)
+        for name, (df, build) in tabled.items():
+            written += tables.write_tables(df, cfg.figures_path, name, build)
         record_stage(cfg, "figures", time.time() - t0, 0,
                      changed=file_digests(outputs) != before)
     return written

@@ -203,7 +203,8 @@ def compute_stats(accuracy: pd.DataFrame, curves: pd.DataFrame | None = None,
     dense = {k: g for k, g in acc[acc["method"] == "dense"].groupby(["dataset", "model"])}
 
     rows = []
-    sparse = acc[(acc["method"] != "dense") & (acc["sparsity"] > 0)]
+    # other methods of the run (comparators, controls) are weedout.comparison's business
+    sparse = acc[acc["method"].isin(["weedout", "random"]) & (acc["sparsity"] > 0)]
     for (ds, model, s), level in sparse.groupby(LEVEL, sort=True):
         den = dense.get((ds, model), acc.iloc[:0])
         by = {"dense": den, **{m: level[level["method"] == m] for m in ("weedout", "random")}}

@@ -107,12 +107,12 @@ def to_latex(table: pd.DataFrame) -> str:
 
 
 def write_tables(stats: pd.DataFrame, figures_dir: str | os.PathLike,
-                 name: str = "main_table") -> list[Path]:
-    """Write ``<name>.md`` and ``<name>.tex`` (temp file + rename, not at all where a file holds
-    the same text already); returns their paths."""
+                 name: str = "main_table", build=main_table) -> list[Path]:
+    """Write ``<name>.md`` and ``<name>.tex`` of ``build(stats)`` (temp file + rename, not at
+    all where a file holds the same text already); returns their paths."""
     out = Path(figures_dir)
     out.mkdir(parents=True, exist_ok=True)
-    table = main_table(stats)
+    table = build(stats)
     paths = []
     for ext, text in (("md", to_markdown(table)), ("tex", to_latex(table))):
         path, tmp = out / f"{name}.{ext}", out / f".{name}.{ext}.tmp"
