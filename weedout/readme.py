@@ -7,6 +7,7 @@ rebuilt from files, never typed by hand:
               weedout vs random over the sparsity levels (verdicts, Holm-adjusted p), convergence
               (from results/<preset>/stats.csv, accuracy.csv and run.json)
     speed     the benchmark's naive-vs-engine ratios (from results/bench/*.json)
+    methods   every comparator and control vs random (from results/cpu_pai/methods.csv)
 
     python -m weedout.readme            rewrite the blocks in README.md
     python -m weedout.readme --check    exit 1 and show what would change (a test runs this)
@@ -195,7 +196,35 @@ def render_speed(root: Path = paths.ROOT) -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"claims": render_claims, "speed": render_speed}
+METHODS_PRESET = "cpu_pai"
+
+
+def render_methods(root: Path = paths.ROOT, preset: str = METHODS_PRESET) -> str:
+    """Per dataset, model and method of the comparator run: verdicts vs random over the levels,
+    mean difference, smallest Holm p, the drop vs dense at 80% and the search cost."""
+    from . import comparison
+    folder = root / "results" / preset
+    if not (folder / "methods.csv").exists() or not (folder / "run.json").exists():
+        return f"No committed `{preset}` run yet (`python -m weedout --preset {preset}`)."
+    methods = pd.read_csv(folder / "methods.csv")
+    run = json.loads((folder / "run.json").read_text())
+    at = methods[(methods.sparsity - DROP_AT).abs() < 1e-9].set_index(["dataset", "model", "method"])
+    lines = [f"From {evidence(preset, run)}.", "",
+             "| dataset / model | method | equivalent | inconclusive | better | worse | mean Δ vs "
+             "random (pp) | smallest p (Holm) | drop vs dense at 80% (pp) | search cost: forward / "
+             "backward passes, ms |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in comparison.summary(methods).itertuples(index=False):
+        key = (r.dataset, r.model, r.method)
+        drop = _pct(at.loc[key, "drop"]) if key in at.index else "n/a"
+        cost = ("–" if math.isnan(r.forward) else
+                f"{r.forward:.0f} / {r.backward:.0f}, {1000 * r.seconds:.1f}")
+        lines.append(f"| {r.dataset} / {r.model} | {r.method} | {r.equivalent} | {r.inconclusive} "
+                     f"| {r.better} | {r.worse} | {_signed(100 * r.mean_diff, 2)} | "
+                     f"{_p(r.min_p_holm)} | {drop} | {cost} |")
+    return "\n".join(lines)
+
+
+BLOCKS = {"claims": render_claims, "speed": render_speed, "methods": render_methods}
 
 
 def update(text: str, root: Path = paths.ROOT) -> str:
