@@ -121,3 +121,22 @@ def test_bad_comparators_and_controls_are_named(monkeypatch, field, value, match
                                                                     **{field: value}))
     with pytest.raises(ValueError, match=match):
         config.resolve("bad")
+
+
+def test_readme_block_follows_the_methods_table(run, tmp_path):
+    """Oracle: the README's mean Δ for a method equals the mean over levels of the paired
+    differences computed here from accuracy.csv; its verdict counts add up to the levels."""
+    import shutil
+    from weedout import readme
+    cfg, acc = run
+    assert readme.render_methods(tmp_path).startswith("No committed `cpu_pai` run yet")
+    (tmp_path / "results" / "cpu_pai").mkdir(parents=True)
+    for name in ("methods.csv", "run.json"):
+        shutil.copy(cfg.results_path / name, tmp_path / "results" / "cpu_pai" / name)
+    lines = readme.render_methods(tmp_path).splitlines()
+    row = next(ln for ln in lines if "| snip |" in ln).split("|")
+    a = acc.set_index(["sparsity", "seed", "method"]).test_acc.unstack("method")
+    a = a[a.index.get_level_values("sparsity") > 0]
+    want = (a["snip"] - a["random"]).groupby(level="sparsity").mean().mean()
+    assert row[7].strip() == f"{100 * want:+.2f}"
+    assert sum(int(row[i]) for i in (3, 4, 5, 6)) == 2
