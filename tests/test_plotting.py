@@ -192,6 +192,8 @@ def test_main_table_oracle(data):
         r.diff_mean * 100, r.diff_ci_low * 100, r.diff_ci_high * 100)
     assert row["Sparsity (%)"] == "50"
     assert row["Param. sparsity (%)"] == "%.1f" % (r.param_sparsity * 100)
+    assert row["Achieved (%)"] == ("%.1f" % (r.node_sparsity * 100) if "node_sparsity" in stats
+                                   else "n/a")
     assert row["TOST p (Holm, ±margin)"] == "<0.001 (±1.00 pp)"
     assert row["p (Holm)"] == "%.3f" % r.p_holm
     assert row["Verdict"] == "equivalent"

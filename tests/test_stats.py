@@ -20,7 +20,7 @@ EXPECTED_COLUMNS = [
     "n_pairs", "diff_mean", "diff_ci_low", "diff_ci_high", "t_stat", "p_value", "p_holm",
     "wilcoxon_p", "effect_dz", "margin", "tost_p", "tost_p_holm", "verdict",
     "drop_weedout", "drop_random", "rel_drop_weedout", "rel_drop_random",
-    "param_sparsity", "flop_sparsity", "reach",
+    "node_sparsity", "param_sparsity", "flop_sparsity", "reach",
     "epochs_to_reach_dense", "epochs_to_reach_weedout", "epochs_to_reach_random",
     "auc_dense", "auc_weedout", "auc_random", "auc_diff", "auc_p", "epochs_diff", "epochs_p",
     "n_diverged", "auc_p_holm", "epochs_p_holm",
@@ -140,13 +140,14 @@ def test_verdict_rule():
 
 
 # ---------------------------------------------------------------- convergence
-def naive_convergence(epochs, accs, reach):
-    """Plain-Python oracle: sort by epoch, drop epoch 0, scan."""
+def naive_convergence(epochs, accs, reach, final=None):
+    """Plain-Python oracle: sort by epoch, drop epoch 0, scan for reach * final (default: the
+    curve's own last value)."""
     pts = sorted((e, a) for e, a in zip(epochs, accs) if e >= 1)
     vals = [a for _, a in pts]
     if any(np.isnan(vals)):
         return np.nan, np.nan
-    final = vals[-1]
+    final = vals[-1] if final is None else final
     first = next(e for e, a in pts if a >= reach * final)
     return float(first), sum(vals) / len(vals)
 
@@ -171,16 +172,33 @@ def test_convergence_hand_made_curve():
     assert got.loc[("d", "m", 0.5, "random", 1)].isna().all()  # diverged mid-training
 
 
+def test_convergence_bar_is_shared_by_the_pair():
+    """A network that ends lower must not reach its bar sooner because the bar is lower: the
+    weedout and random networks of one level and seed share 95% of the lower final accuracy."""
+    rows = (curve_rows(("d", "m", 0.5, "weedout", 0), [0.0, 0.5, 0.6])     # ends at 0.60
+            + curve_rows(("d", "m", 0.5, "random", 0), [0.0, 0.6, 0.9]))   # ends at 0.90
+    got = stats.convergence(pd.DataFrame(rows), reach=0.95).set_index(stats.NETWORK)
+    # shared bar 0.95 * 0.6 = 0.57: random crosses at epoch 1, weedout at 2 (with its own
+    # bar, 0.855, random would need epoch 2 too and the two would look equally fast)
+    assert got.loc[("d", "m", 0.5, "random", 0), "epochs_to_reach"] == 1
+    assert got.loc[("d", "m", 0.5, "weedout", 0), "epochs_to_reach"] == 2
+
+
 def test_convergence_matches_naive_loop():
     rng = np.random.default_rng(3)
     rows, truth = [], {}
     for seed in range(25):
+        curves = {}
         for method in ("dense", "weedout", "random"):
             n_ep = int(rng.integers(2, 9))
             accs = list(np.clip(np.cumsum(rng.uniform(-0.05, 0.3, n_ep + 1)), 0, 1))
             key = ("d", "m", 0.0 if method == "dense" else 0.5, method, seed)
             rows += curve_rows(key, accs)
-            truth[key] = naive_convergence(range(n_ep + 1), accs, 0.9)
+            curves[method] = (key, accs)
+        lower = min(curves["weedout"][1][-1], curves["random"][1][-1])
+        for method, (key, accs) in curves.items():
+            truth[key] = naive_convergence(range(len(accs)), accs, 0.9,
+                                           None if method == "dense" else lower)
     got = stats.convergence(pd.DataFrame(rows), reach=0.9).set_index(stats.NETWORK)
     assert len(got) == len(truth)
     for key, (ep, auc) in truth.items():

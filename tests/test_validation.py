@@ -46,6 +46,9 @@ CASES = [
     ("SPARSITIES", [0.5, "0.9"], "[0, 1)", "0.9"),
     ("SPARSITIES", True, "numbers in [0, 1)", None),
     ("SPARSITIES", 0.9999999, "[0, 1)", None),  # would round to 1.0: no node kept
+    # records are keyed by the level to three decimals: these two would share one record
+    ("SPARSITIES", [0.5, 0.5004], "at most three decimals", 0.5004),
+    ("SPARSITIES", 0.1234, "at most three decimals", None),
     ("SEEDS", 0, ">= 1", None),
     ("SEEDS", -1, ">= 1", None),
     ("SEEDS", 2.5, "a count n >= 1", None),

@@ -170,7 +170,12 @@ def _sparsities(value) -> tuple[float, ...]:
                 or not (0 <= s < 1) or not (0 <= round(float(s), 6) < 1):
             raise _bad("SPARSITIES", s, "each sparsity must be a number in [0, 1) "
                        "(the fraction of hidden nodes removed)")
-        out.append(round(float(s), 6))
+        if abs(round(float(s), 3) - float(s)) > 1e-9:
+            # trial records are keyed by the level to three decimals (results.sparsity_key):
+            # 0.5 and 0.5004 would share one record, and 0.1234 would reuse 0.1231's
+            raise _bad("SPARSITIES", s, "at most three decimals (e.g. 0.125): trial records "
+                       "are keyed by the level to three decimals")
+        out.append(round(float(s), 3))
     if len(set(out)) != len(out):
         raise _bad("SPARSITIES", value, "sparsity levels must not repeat")
     return tuple(sorted(out))
