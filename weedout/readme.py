@@ -144,7 +144,7 @@ def render_claims(root: Path = paths.ROOT) -> str:
               "its trained accuracy, mean over levels):", "",
               "| preset | dataset / model | levels | equivalent | inconclusive | weedout better | "
               "weedout worse | raw p < 0.05 | smallest p (Holm) | AUC difference | smallest AUC p "
-              "(Holm) | levels faster/slower to 95% | ρ(init score, accuracy) |",
+              "(Holm) | levels faster/slower to the 95% bar | ρ(init score, accuracy) |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| `{r['preset']}` | {r['cell']} | {r['levels']} | {r['equivalent']} | "
               f"{r['inconclusive']} | {r['better']} | {r['worse']} | {r['raw_p']} | {r['min_p']} | "
