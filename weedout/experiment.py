@@ -330,6 +330,16 @@ def run_analysis(cfg: Config) -> pd.DataFrame:
     return table
 
 
+def methods_summary(cfg: Config) -> pd.DataFrame | None:
+    """One line per dataset x model x method of a run with comparators or controls: verdict
+    counts vs random over the levels, smallest Holm p, mean difference, search cost (from
+    methods.csv); None for a run without them."""
+    from . import comparison
+    if not _methods(cfg):
+        return None
+    return comparison.summary(read_table(cfg, "methods.csv", "notebooks/03_analysis"))
+
+
 def run_figures(cfg: Config, show: bool = False) -> list:
     """Every figure (PNG and PDF) and the main table (Markdown and LaTeX) into FIGURES_DIR."""
     import matplotlib.pyplot as plt
