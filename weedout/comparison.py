@@ -36,7 +36,9 @@ def compare_methods(accuracy: pd.DataFrame, cost: pd.DataFrame | None = None,
         rnd = by_seed(level[level.method == "random"])
         for m in sorted(set(level.method) - {"dense", "random"}):
             g = level[level.method == m]
-            row = dict(dataset=ds, model=model, sparsity=s, method=m)
+            row = dict(dataset=ds, model=model, sparsity=s, method=m,
+                       node_sparsity=float(g["node_sparsity"].mean()) if "node_sparsity" in g
+                       else np.nan)  # achieved: whole nodes
             row.update(stats.mean_ci(g["test_acc"], alpha))
             r = stats.mean_ci(rnd, alpha)
             row.update(mean_random=r["mean"], ci_low_random=r["ci_low"], ci_high_random=r["ci_high"])
@@ -89,6 +91,8 @@ def methods_table(methods: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             "Dataset": str(r.dataset), "Model": str(r.model), "Method": str(r.method),
             "Sparsity (%)": f"{100 * r.sparsity:g}",
+            "Achieved (%)": (f"{100 * r.node_sparsity:.1f}" if tables._ok(r.node_sparsity)
+                             else tables.NA),
             "n": f"{r.n_pairs:.0f}" if tables._ok(r.n_pairs) else tables.NA,
             "Accuracy (%)": tables.fmt_mean_ci(r.mean, r.ci_low, r.ci_high),
             "Random (%)": tables.fmt_mean_ci(r.mean_random, r.ci_low_random, r.ci_high_random),
@@ -102,11 +106,12 @@ def methods_table(methods: pd.DataFrame) -> pd.DataFrame:
 
 
 def _style(method: str, order: list[str]):
-    """Colour per base method (its inverted twin shares it, dashed); controls in greys."""
+    """Colour per base method (its inverted twin shares it, dashed; none close to random's
+    blue band); controls in black and grey, dotted."""
     base = method.removesuffix("_inverted")
     palette = dict(zip(sorted({m.removesuffix("_inverted") for m in order}
                               - {"scratch", "rescaled", "weedout"}),
-                       ["#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#999999"]))
+                       ["#009E73", "#CC79A7", "#E69F00", "#6A3D9A", "#A6761D", "#999999"]))
     palette.update(weedout=plotting.METHOD_COLORS["weedout"], scratch="#000000", rescaled="#777777")
     ls = "--" if method.endswith("_inverted") else (":" if base in ("scratch", "rescaled") else "-")
     return palette.get(base, "#999999"), ls

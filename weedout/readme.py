@@ -57,8 +57,13 @@ def evidence(preset: str, run: dict) -> str:
     cfg = run.get("config", {})
     seeds = cfg.get("seeds", [])
     cmd = run.get("command", {})
+    stages = run.get("stages", {}).values()
     if "total_seconds" in cmd:
         took = f"{_minutes(cmd['total_seconds'])} for `{' '.join(cmd['argv'])}`"
+    elif stages and all(s.get("trials_computed", 1) == 0 for s in stages):
+        # the stages only rebuilt tables from records an earlier command computed: their
+        # seconds are not the compute time (the README's text gives that)
+        took = "tables built from trial records computed earlier (compute time: see the text)"
     else:  # runs from before the command's own time was recorded: the stages' sum
         took = f"{_minutes(sum(s['seconds'] for s in run.get('stages', {}).values()))} of stage time"
     where = run.get("gpu") or f"{run.get('cpu', '?')} ({run.get('cpu_count', '?')} cores)"
