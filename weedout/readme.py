@@ -68,8 +68,10 @@ def evidence(preset: str, run: dict) -> str:
         took = f"{_minutes(sum(s['seconds'] for s in run.get('stages', {}).values()))} of stage time"
     where = run.get("gpu") or f"{run.get('cpu', '?')} ({run.get('cpu_count', '?')} cores)"
     engine = f", engine v{run['engine']}" if "engine" in run else ""
-    commit = run.get("stages", {}).get("training", {}).get("commit")
-    code = f", code {commit[:10]}" if commit else ""
+    training = run.get("stages", {}).get("training", {})
+    # the code that computed the trained networks (the records'), else the stage's own
+    commits = training.get("records", {}).get("commits") or [training.get("commit")]
+    code = f", code {', '.join(c[:10] for c in commits)}" if commits[0] else ""
     return (f"`{preset}`: {len(seeds)} seeds ({seeds[0]}–{seeds[-1]}), {cfg.get('candidates')} "
             f"candidates, {cfg.get('epochs')} epochs; {where}, torch {run.get('torch', '?')}"
             f"{engine}{code}; {took} (`results/{preset}/run.json`)") if seeds else f"`{preset}`"
