@@ -144,7 +144,7 @@ def convergence(curves: pd.DataFrame, reach: float = 0.95) -> pd.DataFrame:
     last = c.groupby(NETWORK)["epoch"].transform("max")
     c["final"] = c["test_acc"].where(c["epoch"] == last)
     c["final"] = c.groupby(NETWORK)["final"].transform("max")  # broadcast to the curve
-    c["broken"] = c.groupby(NETWORK)["test_acc"].transform(lambda v: v.isna().any())
+    c["broken"] = c["test_acc"].isna().groupby([c[k] for k in NETWORK]).transform("any")
     c["bar"] = c["final"]
     pair = c["method"].isin(["weedout", "random"]) & ~c["broken"]
     c.loc[pair, "bar"] = c[pair].groupby(LEVEL + ["seed"])["final"].transform("min")
