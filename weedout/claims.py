@@ -48,6 +48,14 @@ def holder(path: Path) -> dict | None:
         return {"touched": 0.0}  # unreadable: half-written by a worker killed at creation
 
 
+def slurm_job() -> str | None:
+    """This process's Slurm job as squeue and scancel name it ('123_4' for an array task)."""
+    env = os.environ
+    if env.get("SLURM_ARRAY_JOB_ID"):
+        return f"{env['SLURM_ARRAY_JOB_ID']}_{env.get('SLURM_ARRAY_TASK_ID')}"
+    return env.get("SLURM_JOB_ID")
+
+
 def is_stale(info: dict, now: float | None = None, stale_after: float = STALE_AFTER) -> bool:
     now = time.time() if now is None else now
     if info.get("host") == socket.gethostname() and isinstance(info.get("pid"), int) \
@@ -78,7 +86,7 @@ class Claims:
             return False
         with os.fdopen(fd, "w") as f:
             json.dump({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time(),
-                       "job": os.environ.get("SLURM_JOB_ID")}, f)
+                       "job": slurm_job()}, f)
         self.held.add(key)
         self._start_heartbeat()
         return True

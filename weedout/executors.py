@@ -43,14 +43,14 @@ def check(executor: str, workers: int | None, slurm: SlurmOptions) -> None:
         raise _bad("--executor", executor, f"one of {list(EXECUTORS)}")
     if workers is not None and (executor != "local" or not isinstance(workers, int) or workers < 1):
         raise _bad("--workers", workers, "a whole number >= 1, with --executor local")
-    if executor == "slurm" and shutil.which("sbatch") is None:
-        raise _bad("--executor", "slurm", "Slurm's sbatch is not on PATH here; run on a Slurm "
-                   "login node, or use --executor serial|local")
     for name, value, low in (("--time", slurm.time, 1), ("--gpus-per-task", slurm.gpus_per_task, 0),
                              ("--cpus-per-task", slurm.cpus_per_task, 1),
                              ("--array-parallelism", slurm.array_parallelism, 1)):
         if not isinstance(value, int) or value < low:
             raise _bad(name, value, f"a whole number >= {low}")
+    if executor == "slurm" and shutil.which("sbatch") is None:
+        raise _bad("--executor", "slurm", "Slurm's sbatch is not on PATH here; run on a Slurm "
+                   "login node, or use --executor serial|local")
 
 
 def work(cfg, phase: str, todo: list, threads: int | None = None) -> int:

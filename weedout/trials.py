@@ -21,7 +21,7 @@ import time
 from typing import Callable, Iterable
 
 from . import config
-from .claims import Claims, holder
+from .claims import Claims, holder, slurm_job
 from .results import Store, sparsity_key
 
 Trial = tuple  # (dataset, model, sparsity | None, seed)
@@ -61,7 +61,7 @@ def groups(phase: str, trials: Iterable[Trial]) -> list[list[Trial]]:
 def _log(store: Store, phase: str, trial: Trial) -> None:
     """One line per computed trial, appended (O_APPEND: whole lines from concurrent workers)."""
     line = json.dumps({"key": key(trial), "pid": os.getpid(), "host": socket.gethostname(),
-                       "job": os.environ.get("SLURM_JOB_ID"), "time": time.time()}) + "\n"
+                       "job": slurm_job(), "time": time.time()}) + "\n"
     store.root.mkdir(parents=True, exist_ok=True)
     fd = os.open(store.root / f"{phase}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
