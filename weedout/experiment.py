@@ -2,7 +2,10 @@
 
 Each stage reads what the previous one wrote under the run's results folder, skips every trial
 whose record already exists (so a rerun does no work and an interrupted run resumes), and
-rebuilds its tables from the records of the current config only.
+rebuilds its tables from the records of the current config only. Search and training are
+plan -> execute -> reduce: `trials.plan` lists the trials, `execute` computes the missing ones
+as one worker under per-trial claims (executors.py runs more workers through the same function),
+and the stage writes its tables from the records.
 
 Seeds: one seed per replicate drives the parent's initialisation and the data order, shared by
 the dense, weedout and random networks of that seed (so they can be compared in pairs). Every

@@ -11,6 +11,9 @@ Layout of a run's results folder (RESULTS_DIR, default results/<preset>/):
                                 computed, whether it changed anything); not committed, so
                                 re-running 03/04 on committed results dirties nothing
     trials/<digest>/<phase>/<key>.json   one record per finished trial
+    trials/<digest>/claims/<phase>/<key>.claim       a trial being computed (claims.py)
+    trials/<digest>/<phase>.log one line per computed trial: key, pid, host, Slurm job
+    slurm/<job>/                submitit's pickles and each array task's logs (--executor slurm)
     search.csv accuracy.csv curves.csv stats.csv     tables (rebuilt from the records)
 
 Trials live under the digest of the settings that change their numbers (epochs, candidates,
@@ -162,9 +165,10 @@ class Store:
 
 @contextlib.contextmanager
 def exclusive(results: Path):
-    """Hold the results folder for one process. A second process pointed at the same folder is
-    refused with a clear message instead of racing on the same trials. The lock is an flock:
-    the kernel drops it when its holder dies, even by SIGKILL, so it never goes stale."""
+    """Hold the results folder for one stage of one process. A second serial run pointed at the
+    same folder is refused with a clear message naming the holder; workers (executors.py) do not
+    take this lock, they claim trials one by one (claims.py). The lock is an flock: the kernel
+    drops it when its holder dies, even by SIGKILL, so it never goes stale."""
     results = Path(results)
     results.mkdir(parents=True, exist_ok=True)
     fd = os.open(results / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
