@@ -3,6 +3,12 @@
     python -m weedout                          # the cpu preset, the README's main command
     python -m weedout --preset paper --device cuda
     python -m weedout --preset smoke --datasets digits --seeds 3 --sparsities 0.5,0.9
+    python -m weedout --preset paper --executor slurm --partition gpu --gpus-per-task 1
+    python -m weedout --executor local --workers 4
+
+With an executor other than serial, the missing search trials are computed by the workers first,
+then the missing training trials, and then the four notebooks run as usual: 01 and 02 find every
+trial done and only write the tables (the reduce step), 03 and 04 are unchanged.
 
 Every parameter is checked (and the datasets looked for) before the first notebook starts, so a
 typo fails in a second, not after an hour, and leaves existing results untouched. Executed
@@ -15,7 +21,7 @@ import os
 import sys
 import time
 
-from . import paths, provenance, results
+from . import executors, paths, provenance, results, trials
 from .config import PARAMETERS, PRESETS
 
 NOTEBOOKS = ("01_search", "02_training", "03_analysis", "04_figures")
@@ -60,7 +66,57 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--fast-cuda", action="store_true",
                    help="let cuDNN/cuBLAS use non-deterministic kernels and TF32 (faster on a GPU; "
                         "repeated runs then differ in the last bits). Default: deterministic")
+    x = p.add_argument_group("executors (see README: Running on a cluster)")
+    x.add_argument("--executor", default="serial",
+                   help=f"one of {list(executors.EXECUTORS)} (default: serial, this process)")
+    x.add_argument("--workers", type=_number, help="local worker processes (--executor local)")
+    x.add_argument("--partition", help="Slurm partition (default: the cluster's default)")
+    x.add_argument("--time", type=_number, default=60, help="minutes per Slurm array task")
+    x.add_argument("--gpus-per-task", type=_number, default=0, help="GPUs per Slurm task")
+    x.add_argument("--cpus-per-task", type=_number, default=1, help="CPUs per Slurm task")
+    x.add_argument("--array-parallelism", type=_number, default=256,
+                   help="Slurm array tasks running at once")
+    x.add_argument("--sbatch-extra", type=_pairs, default={},
+                   help="more sbatch options as key=value,key=value (e.g. account=abc,qos=high)")
     return p
+
+
+def _pairs(text: str) -> dict:
+    """'account=abc,qos=high' -> {'account': 'abc', 'qos': 'high'}."""
+    out = {}
+    for item in _list(text):
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise argparse.ArgumentTypeError(f"--sbatch-extra={text!r}: each item must be "
+                                             "key=value (e.g. account=abc,qos=high)")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _executor_options(args) -> executors.SlurmOptions:
+    slurm = executors.SlurmOptions(args.partition, args.time, args.gpus_per_task,
+                                   args.cpus_per_task, args.array_parallelism, args.sbatch_extra)
+    executors.check(args.executor, args.workers, slurm)
+    return slurm
+
+
+def _run_workers(args, cfg, only, slurm) -> bool:
+    """The search, then the training trials on the executor's workers; False if some failed."""
+    os.environ[results.LOCK_WAIT_ENV] = "600"  # reduce steps of concurrent runs take turns
+    for phase, notebook in (("search", "01_search"), ("train", "02_training")):
+        if notebook not in only:
+            continue
+        n = len(trials.missing(results.Store(cfg.results_path, cfg.digest()), phase,
+                               trials.plan(cfg, phase)))
+        t0 = time.time()
+        failed = executors.run(args.executor, cfg, phase, args.workers, slurm)
+        print(f"  {phase} trials: {n} missing, computed by {args.executor} workers in "
+              f"{time.time() - t0:.1f} s")
+        if failed:
+            print(f"error: {len(failed)} {phase} task(s) failed; the other trials are kept, rerun "
+                  "the same command to resume:\n  " + "\n  ".join(failed), file=sys.stderr)
+            return False
+    return True
 
 
 def main(argv=None) -> int:
@@ -78,6 +134,7 @@ def main(argv=None) -> int:
         for name in only:
             if name not in NOTEBOOKS:
                 raise ValueError(f"--only={name!r} is not allowed: choose from {list(NOTEBOOKS)}")
+        slurm = _executor_options(args)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -86,6 +143,8 @@ def main(argv=None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"weedout: preset {cfg.preset}, config digest {cfg.digest()}, results in {cfg.results_path}")
     seconds, stages = {}, results.run_json(cfg).get("stages") or {}
+    if args.executor != "serial" and not _run_workers(args, cfg, only, slurm):
+        return 1
     for name in NOTEBOOKS:
         if name not in only:
             continue

@@ -2,7 +2,10 @@
 
 Each stage reads what the previous one wrote under the run's results folder, skips every trial
 whose record already exists (so a rerun does no work and an interrupted run resumes), and
-rebuilds its tables from the records of the current config only.
+rebuilds its tables from the records of the current config only. Search and training are
+plan -> execute -> reduce: `trials.plan` lists the trials, `execute` computes the missing ones
+as one worker under per-trial claims (executors.py runs more workers through the same function),
+and the stage writes its tables from the records.
 
 Seeds: one seed per replicate drives the parent's initialisation and the data order, shared by
 the dense, weedout and random networks of that seed (so they can be compared in pairs). Every
@@ -20,10 +23,10 @@ import time
 import pandas as pd
 import torch
 
-from . import config, data, masks, models, provenance, search
+from . import config, data, masks, models, provenance, search, trials
 from .config import Config, derive_seed
 from .results import (MissingStageError, Store, atomic_write, exclusive, file_digests,
-                      read_table, record_stage, seeds_key, sparsity_key, write_csv)
+                      read_table, record_stage, write_csv)
 from .train import Schedule, train_stack
 
 CURVE_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc")
@@ -77,7 +80,17 @@ def _scoring_batch(cfg: Config, dset, seed: int):
 
 
 def _search_key(ds, model, s, seed) -> str:
-    return f"{ds}-{model}-{sparsity_key(s)}-seed{seed}"
+    return trials.key((ds, model, s, seed))
+
+
+def execute(cfg: Config, phase: str, todo: list, bar=None) -> int:
+    """Compute the trials `todo` of a phase ("search" or "train") that have no record, under
+    per-trial claims: what one worker does, serially or as one of many (`weedout.executors`)."""
+    store = Store(cfg.results_path, cfg.digest())
+    if phase == "search":
+        return trials.execute(store, phase, todo,
+                              lambda mine, save: _search_trials(cfg, mine, save, bar))
+    return trials.execute(store, phase, todo, lambda mine, save: _train_trials(cfg, mine, save, bar))
 
 
 def run_search(cfg: Config) -> pd.DataFrame:
@@ -91,10 +104,9 @@ def run_search(cfg: Config) -> pd.DataFrame:
         before = file_digests(outputs)
         atomic_write(cfg.results_path / "config.json",
                      json.dumps({"digest": cfg.digest(), **cfg.to_dict()}, indent=1, default=list))
-        todo = [(ds, m, seed, s) for ds, m in config.cells(cfg) for seed in cfg.seeds
-                for s in cfg.sparsities if store.load("search", _search_key(ds, m, s, seed)) is None]
+        todo = trials.missing(store, "search", trials.plan(cfg, "search"))
         with progress_bar(len(todo), "search") as bar:
-            computed = _search_trials(cfg, store, todo, bar)
+            computed = execute(cfg, "search", todo, bar)
         table = search_table(cfg, store)
         write_csv(table, cfg.results_path / "search.csv")
         if _methods(cfg):
@@ -104,10 +116,9 @@ def run_search(cfg: Config) -> pd.DataFrame:
     return table
 
 
-def _search_trials(cfg: Config, store: Store, todo: list, bar) -> int:
-    """Search every (dataset, model, seed, sparsity) of `todo`, saving each as it finishes."""
-    computed = 0
-    for ds, model, seed in dict.fromkeys((ds, m, seed) for ds, m, seed, _ in todo):
+def _search_trials(cfg: Config, todo: list, save, bar) -> None:
+    """Search every (dataset, model, sparsity, seed) of `todo`, saving each as it finishes."""
+    for ds, model, seed in dict.fromkeys((ds, m, seed) for ds, m, _, seed in todo):
         dset, arch = _setup(cfg, ds, model)
         parent = _parent(arch, ds, model, seed, dset.x_train.device)
         x, y = _scoring_batch(cfg, dset, seed)
@@ -118,7 +129,7 @@ def _search_trials(cfg: Config, store: Store, todo: list, bar) -> int:
             return search.run(search.STRATEGIES[name],
                               search.context(arch, parent, x, y, s, cfg.candidates, g, score))
 
-        for s in [s for d, m, sd, s in todo if (d, m, sd) == (ds, model, seed)]:
+        for s in [s for d, m, s, sd in todo if (d, m, sd) == (ds, model, seed)]:
             found, cost = searched(cfg.strategy, s, "search")
             control = masks.sample(arch.widths, s, 1, torch.Generator().manual_seed(
                 derive_seed(seed, "random", ds, model, s)))
@@ -127,17 +138,15 @@ def _search_trials(cfg: Config, store: Store, todo: list, bar) -> int:
                 res, c = searched(name, s, "search", name)
                 others[name] = {"keep": masks.to_lists(res.best),
                                 "score": res.scores[res.best_index], "cost": c}
-            store.save("search", _search_key(ds, model, s, seed), {
+            save((ds, model, s, seed), {
                 "dataset": ds, "model": model, "sparsity": s, "seed": seed,
                 "scores": found.scores, "best_index": found.best_index,
                 "weedout": masks.to_lists(found.best), "random": masks.to_lists(control),
                 "random_score": float(score(control)[0]),
                 "parent_score": float(score(masks.full(arch.widths))[0]),
                 "cost": cost, "comparators": others})
-            computed += 1
             if bar is not None:
                 bar.update(1)
-    return computed
 
 
 def _search_record(store: Store, ds: str, model: str, s: float, seed: int) -> dict:
@@ -184,13 +193,15 @@ def cost_table(cfg: Config, store: Store) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _cell_networks(cfg: Config, store: Store, ds: str, model: str, s: float | None):
-    """The networks of one training cell: (method, seed, keep) for every seed; s=None: dense.
-    Controls take the random mask (`scratch` only its widths: it is re-initialised)."""
+def _cell_networks(cfg: Config, store: Store, ds: str, model: str, s: float | None, seeds=None):
+    """The networks of one training cell: (method, seed, keep) for each seed (default: every
+    seed of the config); s=None: dense. Controls take the random mask (`scratch` only its
+    widths: it is re-initialised)."""
+    seeds = cfg.seeds if seeds is None else seeds
     if s is None:
-        return [("dense", seed, None) for seed in cfg.seeds]
+        return [("dense", seed, None) for seed in seeds]
     nets = []
-    for seed in cfg.seeds:
+    for seed in seeds:
         rec = _search_record(store, ds, model, s, seed)
         nets += [("weedout", seed, masks.from_lists(rec["weedout"])),
                  ("random", seed, masks.from_lists(rec["random"]))]
@@ -218,11 +229,13 @@ def _apply_controls(nets, arch, carch, params, ds: str, model: str, s) -> None:
                     p[m] *= factors[i // 2]
 
 
-def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None) -> dict:
-    """Train every network of one cell as one stacked model; return its record payload."""
+def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
+               seeds=None) -> dict:
+    """Train the networks of one cell (of `seeds`, default every seed) as one stacked model;
+    return the level's payload (`networks`: every network, seed by seed)."""
     dset, arch = _setup(cfg, ds, model)
     dev = dset.x_train.device
-    nets = _cell_networks(cfg, Store(cfg.results_path, cfg.digest()), ds, model, s)
+    nets = _cell_networks(cfg, Store(cfg.results_path, cfg.digest()), ds, model, s, seeds)
     seeds = [seed for _, seed, _ in nets]
     unique = sorted(set(seeds))
     parents = models.stack([_parent(arch, ds, model, seed, dev) for seed in unique])
@@ -254,9 +267,15 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None)
             "epochs": cfg.epochs, "device": str(dev), "networks": out}
 
 
-def _train_key(cfg: Config, ds: str, model: str, s: float | None) -> str:
-    level = "dense" if s is None else sparsity_key(s)
-    return f"{ds}-{model}-{level}-{seeds_key(cfg.seeds)}"
+def _train_trials(cfg: Config, todo: list, save, bar) -> None:
+    """Train the trials of one level (one group: same dataset, model, sparsity) as one stacked
+    model and save one record per seed (README: whether stacking changes the numbers)."""
+    (ds, model, s, _), seeds = todo[0], [t[3] for t in todo]
+    level = train_cell(cfg, ds, model, s, progress=bar, seeds=seeds)
+    for seed in seeds:
+        save((ds, model, s, seed), {**{k: v for k, v in level.items() if k != "networks"},
+                                    "seed": seed,
+                                    "networks": [n for n in level["networks"] if n["seed"] == seed]})
 
 
 def _train_cells(cfg: Config):
@@ -271,12 +290,11 @@ def run_training(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     with exclusive(cfg.results_path):
         for ds, m, s in _train_cells(cfg):  # fail now, not after an hour, if 01 was not run
             _cell_networks(cfg, store, ds, m, s)
-        todo = [c for c in _train_cells(cfg) if store.load("train", _train_key(cfg, *c)) is None]
+        todo = trials.missing(store, "train", trials.plan(cfg, "train"))
         before = file_digests(outputs)
-        with progress_bar(len(todo) * cfg.epochs, "training") as bar:
-            for cell in todo:
-                store.save("train", _train_key(cfg, *cell), train_cell(cfg, *cell, progress=bar))
-                computed += 1
+        levels = len(trials.groups("train", todo))
+        with progress_bar(levels * cfg.epochs, "training") as bar:
+            computed = execute(cfg, "train", todo, bar)
         accuracy, curves = training_tables(cfg, store)
         write_csv(accuracy, outputs[0])
         write_csv(curves, outputs[1])
@@ -287,10 +305,10 @@ def run_training(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def training_tables(cfg: Config, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     acc, cur = [], []
-    for cell in _train_cells(cfg):
-        rec = store.load("train", _train_key(cfg, *cell))
+    for trial in trials.plan(cfg, "train"):
+        rec = store.load("train", trials.key(trial))
         if rec is None:
-            raise MissingStageError(f"no training record for {cell}: run notebooks/02_training")
+            raise MissingStageError(f"no training record for {trial}: run notebooks/02_training")
         for net in rec["networks"]:
             keys = {"dataset": rec["dataset"], "model": rec["model"], "sparsity": rec["sparsity"],
                     "method": net["method"], "seed": net["seed"]}

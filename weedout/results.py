@@ -11,6 +11,9 @@ Layout of a run's results folder (RESULTS_DIR, default results/<preset>/):
                                 computed, whether it changed anything); not committed, so
                                 re-running 03/04 on committed results dirties nothing
     trials/<digest>/<phase>/<key>.json   one record per finished trial
+    trials/<digest>/claims/<phase>/<key>.claim       a trial being computed (claims.py)
+    trials/<digest>/<phase>.log one line per computed trial: key, pid, host, Slurm job
+    slurm/<job>/                submitit's pickles and each array task's logs (--executor slurm)
     search.csv accuracy.csv curves.csv stats.csv     tables (rebuilt from the records)
 
 Trials live under the digest of the settings that change their numbers (epochs, candidates,
@@ -38,6 +41,7 @@ from . import paths, provenance
 from .config import PRESETS, device_of
 
 FORMAT = 1
+LOCK_WAIT_ENV = "WEEDOUT_LOCK_WAIT"  # seconds `exclusive` waits for the folder lock (default 0)
 LAST_RUN = "last_run.json"  # each stage's latest invocation; run.json: the producing run's
 
 
@@ -161,16 +165,26 @@ class Store:
 
 @contextlib.contextmanager
 def exclusive(results: Path):
-    """Hold the results folder for one process. A second process pointed at the same folder is
-    refused with a clear message instead of racing on the same trials. The lock is an flock:
-    the kernel drops it when its holder dies, even by SIGKILL, so it never goes stale."""
+    """Hold the results folder for one stage of one process. A second serial run pointed at the
+    same folder is refused with a clear message naming the holder; workers (executors.py) do not
+    take this lock, they claim trials one by one (claims.py). The lock is an flock: the kernel
+    drops it when its holder dies, even by SIGKILL, so it never goes stale."""
     results = Path(results)
     results.mkdir(parents=True, exist_ok=True)
     fd = os.open(results / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    # A run with an executor (`--executor local|slurm`) sets WEEDOUT_LOCK_WAIT: its stages only
+    # reduce records into tables (seconds), so two such runs on one folder wait for each other
+    # there instead of failing; trials themselves are guarded by per-trial claims, not this lock.
+    deadline = time.time() + float(os.environ.get(LOCK_WAIT_ENV) or 0)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.time() < deadline:
+                    time.sleep(0.2)
+                    continue
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
             raise ResultsBusyError(
                 f"RESULTS_DIR={str(results)!r} is in use by pid {holder}: wait for that run to "
@@ -184,14 +198,6 @@ def exclusive(results: Path):
 
 def sparsity_key(s: float) -> str:
     return f"s{s:.3f}"
-
-
-def seeds_key(seeds) -> str:
-    """Short name of a seed list: 'seeds0-7' for a range, else a hash."""
-    seeds = list(seeds)
-    if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
-        return f"seeds{seeds[0]}-{seeds[-1]}"
-    return "seeds-" + hashlib.sha256(json.dumps(seeds).encode()).hexdigest()[:8]
 
 
 # -- run.json: the evidence next to the numbers, and which config wrote each table --
