@@ -23,12 +23,7 @@ COST = ("forward", "backward", "seconds")
 def compare_methods(accuracy: pd.DataFrame, cost: pd.DataFrame | None = None,
                     margin: float = 0.01, alpha: float = 0.05) -> pd.DataFrame:
     """One row per (dataset, model, sparsity, method) for every method but dense and random."""
-    acc = accuracy.copy()
-    dead = acc["test_acc"].isna()
-    if "diverged" in acc:
-        dead |= stats._as_bool(acc["diverged"])
-    acc.loc[dead, "test_acc"] = np.nan
-    acc["dead"] = dead
+    acc = stats.with_dead(accuracy)
     by_seed = lambda g: g.set_index("seed")["test_acc"]  # noqa: E731
     dense = {k: by_seed(g) for k, g in acc[acc.method == "dense"].groupby(["dataset", "model"])}
     rows = []

@@ -180,6 +180,18 @@ def _paired_mean_p(x: pd.Series, y: pd.Series):
     return mean, (_NAN if np.isnan(t) else float(2 * stats.t.sf(abs(t), df)))
 
 
+def with_dead(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """A copy with a `dead` column (NaN accuracy or diverged=True) and NaN accuracy for those
+    networks, so they drop out of means and of any pair they are in."""
+    acc = accuracy.copy()
+    dead = acc["test_acc"].isna()
+    if "diverged" in acc:
+        dead |= _as_bool(acc["diverged"])
+    acc["dead"] = dead
+    acc.loc[dead, "test_acc"] = _NAN
+    return acc
+
+
 def compute_stats(accuracy: pd.DataFrame, curves: pd.DataFrame | None = None,
                   margin: float = 0.01, alpha: float = 0.05, reach: float = 0.95) -> pd.DataFrame:
     """One row per (dataset, model, sparsity > 0): per-method mean/CI, the paired
@@ -196,14 +208,9 @@ def compute_stats(accuracy: pd.DataFrame, curves: pd.DataFrame | None = None,
     networks of its dataset x model (so a dense divergence shows on each of its rows).
     drop_m is the mean over seeds of dense - m (paired), rel_drop_m = drop_m / mean_dense.
     """
-    acc = accuracy.copy()
-    if acc.duplicated(NETWORK).any():  # silent averaging of duplicates would hide a bug
+    if accuracy.duplicated(NETWORK).any():  # silent averaging of duplicates would hide a bug
         raise ValueError("accuracy has more than one row per (dataset, model, sparsity, method, seed)")
-    dead = acc["test_acc"].isna()
-    if "diverged" in acc:
-        dead |= _as_bool(acc["diverged"])
-    acc["dead"] = dead
-    acc.loc[dead, "test_acc"] = _NAN
+    acc = with_dead(accuracy)
     if curves is not None and len(curves):
         acc = acc.merge(convergence(curves, reach), on=NETWORK, how="left")
     else:
