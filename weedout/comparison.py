@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import plotting, stats, tables
+from . import compute, plotting, stats, tables
 from .stats import LEVEL
 
 KEYS = LEVEL + ["method"]
-COST = ("forward", "backward", "seconds")
+COST = compute.SEARCH_COST
 
 
 def compare_methods(accuracy: pd.DataFrame, cost: pd.DataFrame | None = None,
@@ -67,20 +67,20 @@ def summary(methods: pd.DataFrame) -> pd.DataFrame:
                      **{k: int(v.get(k, 0)) for k in ("equivalent", "inconclusive", "better",
                                                       "worse")},
                      "min_p_holm": g["p_holm"].min(), "mean_diff": g["diff_mean"].mean(),
-                     "forward": g["forward"].mean(), "backward": g["backward"].mean(),
-                     "seconds": g["seconds"].mean()})
+                     **{c: g[c].mean() if c in g else np.nan for c in COST}})
     return pd.DataFrame(rows)
 
 
 def _cost(r) -> str:
     if not tables._ok(r.forward):
         return "–"
-    return f"{r.forward:.0f} / {r.backward:.0f} / {r.seconds:.3f} s"
+    flops = f"{r.flops / 1e6:.1f}" if tables._ok(getattr(r, "flops", None)) else tables.NA
+    return f"{r.forward:.0f} / {r.backward:.0f} / {flops} / {r.seconds:.3f} s"
 
 
 def methods_table(methods: pd.DataFrame) -> pd.DataFrame:
     """The main table's row blocks, one per method: accuracy, difference vs random, Holm p,
-    TOST verdict and the search cost (forward / backward passes / seconds per search)."""
+    TOST verdict and the search cost (forward / backward passes / MFLOPs / seconds per search)."""
     rows = []
     for r in methods.sort_values(["dataset", "model", "method", "sparsity"]).itertuples(index=False):
         rows.append({
@@ -95,7 +95,7 @@ def methods_table(methods: pd.DataFrame) -> pd.DataFrame:
             "p (Holm)": tables.fmt_p(r.p_holm),
             "TOST p (Holm, ±margin)": f"{tables.fmt_p(r.tost_p_holm)} (±{100 * r.margin:.2f} pp)",
             "Verdict": str(r.verdict),
-            "Cost: fwd / bwd / s": _cost(r),
+            "Cost: fwd / bwd / MFLOPs / s": _cost(r),
         })
     return pd.DataFrame(rows)
 

@@ -23,7 +23,7 @@ import time
 import pandas as pd
 import torch
 
-from . import config, data, masks, models, provenance, search, trials
+from . import compute, config, data, masks, models, provenance, search, trials
 from .config import Config, derive_seed
 from .results import (MissingStageError, Store, atomic_write, exclusive, file_digests,
                       read_table, record_stage, write_csv)
@@ -176,19 +176,19 @@ def _methods(cfg: Config) -> tuple[str, ...]:
 
 
 def cost_table(cfg: Config, store: Store) -> pd.DataFrame:
-    """One row per searched network: forward/backward passes of one network and seconds; the
-    random control draws its mask without looking at the network (no passes)."""
+    """One row per searched network: forward/backward passes of one network, their FLOPs
+    (`weedout.compute`; NaN in records from before FLOPs were counted) and seconds; the random
+    control draws its mask without looking at the network (no passes)."""
     rows = []
     for ds, model in config.cells(cfg):
         for s in cfg.sparsities:
             for seed in cfg.seeds:
                 rec = _search_record(store, ds, model, s, seed)
                 costs = {"weedout": rec.get("cost"), "random": {"forward": 0, "backward": 0,
-                                                                "seconds": 0.0},
+                                                                "flops": 0, "seconds": 0.0},
                          **{n: c.get("cost") for n, c in rec.get("comparators", {}).items()}}
                 rows += [{"dataset": ds, "model": model, "sparsity": s, "seed": seed, "method": m,
-                          **{k: (c or {}).get(k, float("nan")) for k in ("forward", "backward",
-                                                                         "seconds")}}
+                          **{k: (c or {}).get(k, float("nan")) for k in compute.SEARCH_COST}}
                          for m, c in costs.items()]
     return pd.DataFrame(rows)
 
@@ -249,8 +249,12 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
     with torch.no_grad():
         init = search._per_candidate(models.forward(carch, params, torch.stack(xs)),
                                      torch.stack(ys), cfg.score)
+    t0 = time.perf_counter()
     hist = train_stack(carch, params, dset, seeds, Schedule(
         cfg.epochs, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay), progress)
+    seconds = time.perf_counter() - t0
+    train_flops = compute.training_flops(carch, cfg.epochs, dset.x_train.shape[0],
+                                         dset.x_test.shape[0])
     n_params, flops = models.count(carch)
     dense_params, dense_flops = models.count(arch)
     out = []
@@ -261,10 +265,12 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
                     "widths": list(carch.widths), "params": n_params, "flops": flops,
                     "node_sparsity": 1 - sum(carch.widths) / sum(arch.widths),
                     "param_sparsity": 1 - n_params / dense_params,
-                    "flop_sparsity": 1 - flops / dense_flops,
+                    "flop_sparsity": 1 - flops / dense_flops, "train_flops": train_flops,
                     "diverged_epoch": div if div >= 0 else None, "curves": curves})
     return {"dataset": ds, "model": model, "sparsity": 0.0 if s is None else s,
-            "epochs": cfg.epochs, "device": str(dev), "networks": out}
+            "epochs": cfg.epochs, "device": str(dev), "networks": out,
+            # the stack's wall time and size: a network's share is seconds / stacked
+            "seconds": seconds, "stacked": len(nets)}
 
 
 def _train_trials(cfg: Config, todo: list, save, bar) -> None:

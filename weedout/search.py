@@ -28,7 +28,7 @@ from typing import Callable
 
 import torch
 
-from . import masks, models, saliency
+from . import compute, masks, models, saliency
 from .masks import Keep
 from .models import Arch
 
@@ -113,7 +113,7 @@ class SearchContext:
     sample: Callable[[int], Keep]
     score: Callable[[Keep], torch.Tensor]
     evaluate: Callable[[Keep], torch.Tensor]   # the same score, not counted as search cost
-    cost: dict = field(default_factory=lambda: {"forward": 0, "backward": 0})
+    cost: dict = field(default_factory=lambda: {"forward": 0, "backward": 0, "flops": 0})
 
     @property
     def kept(self) -> tuple[int, ...]:
@@ -122,13 +122,14 @@ class SearchContext:
 
 def context(arch, parent, x, y, sparsity: float, budget: int, generator: torch.Generator,
             score: Callable[[Keep], torch.Tensor]) -> SearchContext:
-    """A SearchContext whose score counts one forward pass per mask scored."""
+    """A SearchContext whose score counts one forward pass per mask scored, and its FLOPs."""
     ctx = SearchContext(arch, parent, x, y, sparsity, budget, generator,
                         lambda n: masks.sample(arch.widths, sparsity, n, generator), score, score)
 
     def counted(keep: Keep) -> torch.Tensor:
         ctx.cost["forward"] += keep[0].shape[0]
-        return score(keep)
+        with compute.counting(ctx.cost):
+            return score(keep)
 
     ctx.score = counted
     return ctx
@@ -136,7 +137,8 @@ def context(arch, parent, x, y, sparsity: float, budget: int, generator: torch.G
 
 def run(strategy: Callable[..., SearchResult], ctx: SearchContext) -> tuple[SearchResult, dict]:
     """Call a strategy (with `context=` when its signature asks for it); return its result and
-    its cost: forward and backward passes of one network, and seconds."""
+    its cost: forward and backward passes of one network, their FLOPs (`weedout.compute`), and
+    seconds."""
     t0 = time.perf_counter()
     extra = {"context": ctx} if "context" in inspect.signature(strategy).parameters else {}
     found = strategy(ctx.sample, ctx.score, ctx.budget, ctx.generator, **extra)
@@ -149,12 +151,13 @@ def saliency_strategy(method: str, invert: bool = False) -> Callable[..., Search
     is recorded like the random control's and not counted as search cost."""
     def strategy(sample, score, budget, generator, context: SearchContext) -> SearchResult:
         c = context
-        if method == "synflow":
-            best = saliency.synflow(c.arch, c.parent, c.kept, invert, cost=c.cost)
-        else:
-            sal = (saliency.magnitude(c.arch, c.parent) if method == "magnitude" else
-                   getattr(saliency, method)(c.arch, c.parent, c.x, c.y, cost=c.cost))
-            best = saliency.keep_top([-v for v in sal] if invert else sal, c.kept)
+        with compute.counting(c.cost):
+            if method == "synflow":
+                best = saliency.synflow(c.arch, c.parent, c.kept, invert, cost=c.cost)
+            else:
+                sal = (saliency.magnitude(c.arch, c.parent) if method == "magnitude" else
+                       getattr(saliency, method)(c.arch, c.parent, c.x, c.y, cost=c.cost))
+                best = saliency.keep_top([-v for v in sal] if invert else sal, c.kept)
         return SearchResult(best, c.evaluate(best).tolist(), 0)
 
     strategy.__name__ = method + ("_inverted" if invert else "")
