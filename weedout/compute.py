@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import Iterable
 
+import numpy as np
+import pandas as pd
 from torch.utils.flop_counter import FlopCounterMode
 
 from . import models
@@ -57,3 +60,88 @@ def training_flops(arch: Arch, epochs: int, n_train: int, n_test: int) -> int:
 
 # The columns of cost.csv: what one method's search of one network did.
 SEARCH_COST = ("forward", "backward", "flops", "seconds")
+
+# Methods that choose no mask by looking at the network: their search costs nothing.
+NO_SEARCH = ("dense", "random", "scratch", "rescaled")
+COLUMNS = ["dataset", "model", "sparsity", "method", "seed", "search_flops", "search_seconds",
+           "train_flops", "train_seconds", "total_flops", "total_seconds", "test_acc"]
+
+
+def table(cost: pd.DataFrame | None, records: Iterable[dict]) -> pd.DataFrame:
+    """One row per trained network: the FLOPs and seconds of its search (from cost.csv's rows,
+    by method; 0 for NO_SEARCH) and of its training (from the training records), their totals
+    and its final test accuracy (NaN when it diverged). Records from before training FLOPs
+    were recorded give NaN there."""
+    rows = []
+    for rec in records:
+        share = rec.get("seconds", np.nan) / rec.get("stacked", np.nan)
+        for net in rec["networks"]:
+            acc = np.nan if net["diverged_epoch"] is not None else net["curves"]["test_acc"][-1]
+            rows.append({"dataset": rec["dataset"], "model": rec["model"],
+                         "sparsity": rec["sparsity"], "method": net["method"], "seed": net["seed"],
+                         "train_flops": net.get("train_flops", np.nan), "train_seconds": share,
+                         "test_acc": acc})
+    out = pd.DataFrame(rows)
+    keys = ["dataset", "model", "sparsity", "method", "seed"]
+    if cost is not None and len(cost):
+        searched = cost[keys + ["flops", "seconds"]].rename(
+            columns={"flops": "search_flops", "seconds": "search_seconds"})
+        out = out.merge(searched, on=keys, how="left")
+    else:
+        out["search_flops"] = out["search_seconds"] = np.nan
+    free = out.method.isin(NO_SEARCH)
+    out.loc[free, ["search_flops", "search_seconds"]] = 0.0
+    out["total_flops"] = out.search_flops + out.train_flops
+    out["total_seconds"] = out.search_seconds + out.train_seconds
+    return out[COLUMNS]
+
+
+def summary(compute: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset x model x method, means over levels and seeds: search and training GFLOPs,
+    the search's share of the total, seconds, and test accuracy."""
+    g = compute.groupby(["dataset", "model", "method"], sort=True)
+    out = g[["search_flops", "train_flops", "total_flops", "search_seconds",
+             "train_seconds", "test_acc"]].mean()
+    out["search_share"] = (compute.search_flops / compute.total_flops).groupby(
+        [compute.dataset, compute.model, compute.method]).mean()
+    for c in ("search_flops", "train_flops", "total_flops"):
+        out[c] /= 1e9
+    return out.rename(columns={c: c.replace("flops", "gflops") for c in out.columns}).reset_index()
+
+
+def plot(compute: pd.DataFrame):
+    """Test accuracy against total compute (search + training, GFLOPs, log scale): one line per
+    method through its sparsity levels (mean over seeds; the marker grows with the sparsity),
+    the dense parent as a star. Methods of equal accuracy further left are cheaper."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    from . import comparison, plotting
+    d = compute[np.isfinite(compute.total_flops)]
+    panels = plotting._panels(d)
+    fig, axes = plotting._grid(1, len(panels), w=5.2, h=4.2)
+    order = sorted(set(d.method) - {"dense"})
+    for ax, (ds, model) in zip(axes.flat, panels):
+        cell = d[(d.dataset == ds) & (d.model == model)]
+        means = cell.groupby(["method", "sparsity"])[["total_flops", "test_acc"]].mean().reset_index()
+        for m in order:
+            g = means[means.method == m].sort_values("sparsity")
+            c, ls = (plotting.METHOD_COLORS[m], "-") if m in plotting.METHOD_COLORS else \
+                comparison._style(m, order)
+            ax.plot(g.total_flops / 1e9, g.test_acc * 100, color=c, ls=ls, lw=1.2, label=m)
+            ax.scatter(g.total_flops / 1e9, g.test_acc * 100, color=c, s=6 + 30 * g.sparsity,
+                       zorder=3)
+        dense = means[means.method == "dense"]
+        if len(dense):
+            ax.scatter(dense.total_flops / 1e9, dense.test_acc * 100, marker="*", s=140,
+                       color=plotting.METHOD_COLORS["dense"], zorder=4, label="dense")
+        ax.set_xscale("log")   # ticks at 1-2-5 steps, labelled plainly (no 2x10^-2 clutter)
+        ax.xaxis.set_major_locator(LogLocator(subs=(1, 2, 5)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("search + training compute per network (GFLOPs)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"{ds} · {model}", fontsize=10.5)
+    axes.flat[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
+    fig.suptitle("Accuracy against compute (mean over seeds; larger marker = sparser)",
+                 fontsize=11.5)
+    return fig

@@ -289,10 +289,11 @@ def _train_cells(cfg: Config):
 
 
 def run_training(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Phase 2 for every cell (dense once per dataset x model); writes accuracy.csv, curves.csv."""
+    """Phase 2 for every cell (dense once per dataset x model); writes accuracy.csv, curves.csv
+    and compute.csv (`weedout.compute`: each network's search and training FLOPs and seconds)."""
     t0, computed = time.time(), 0
     store = Store(cfg.results_path, cfg.digest())
-    outputs = [cfg.results_path / "accuracy.csv", cfg.results_path / "curves.csv"]
+    outputs = [cfg.results_path / f"{n}.csv" for n in ("accuracy", "curves", "compute")]
     with exclusive(cfg.results_path):
         for ds, m, s in _train_cells(cfg):  # fail now, not after an hour, if 01 was not run
             _cell_networks(cfg, store, ds, m, s)
@@ -304,17 +305,25 @@ def run_training(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
         accuracy, curves = training_tables(cfg, store)
         write_csv(accuracy, outputs[0])
         write_csv(curves, outputs[1])
+        write_csv(compute.table(cost_table(cfg, store), _train_records(cfg, store)), outputs[2])
         record_stage(cfg, "training", time.time() - t0, computed, store, "train",  # in the lock
                      changed=computed > 0 or file_digests(outputs) != before)
     return accuracy, curves
 
 
-def training_tables(cfg: Config, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
-    acc, cur = [], []
+def _train_records(cfg: Config, store: Store) -> list[dict]:
+    out = []
     for trial in trials.plan(cfg, "train"):
         rec = store.load("train", trials.key(trial))
         if rec is None:
             raise MissingStageError(f"no training record for {trial}: run notebooks/02_training")
+        out.append(rec)
+    return out
+
+
+def training_tables(cfg: Config, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    acc, cur = [], []
+    for rec in _train_records(cfg, store):
         for net in rec["networks"]:
             keys = {"dataset": rec["dataset"], "model": rec["model"], "sparsity": rec["sparsity"],
                     "method": net["method"], "seed": net["seed"]}
@@ -364,6 +373,23 @@ def methods_summary(cfg: Config) -> pd.DataFrame | None:
     return comparison.summary(read_table(cfg, "methods.csv", "notebooks/03_analysis"))
 
 
+def _compute(cfg: Config) -> pd.DataFrame | None:
+    """compute.csv where its FLOPs were recorded (runs from before: None)."""
+    path = cfg.results_path / "compute.csv"
+    if not path.exists():
+        return None
+    table = read_table(cfg, "compute.csv", "notebooks/02_training")
+    return table if table["total_flops"].notna().any() else None
+
+
+def compute_summary(cfg: Config) -> pd.DataFrame | None:
+    """Per dataset x model x method: mean search and training GFLOPs, the search's share of
+    the total, seconds and accuracy (`weedout.compute.summary`); None before FLOPs were
+    recorded."""
+    table = _compute(cfg)
+    return None if table is None else compute.summary(table)
+
+
 def run_figures(cfg: Config, show: bool = False) -> list:
     """Every figure (PNG and PDF) and the main table (Markdown and LaTeX) into FIGURES_DIR."""
     import matplotlib.pyplot as plt
@@ -385,6 +411,8 @@ def run_figures(cfg: Config, show: bool = False) -> list:
             figures["methods_vs_sparsity"] = comparison.plot_methods(
                 methods, accuracy[accuracy.method == "dense"])
             tabled["methods_table"] = (methods, comparison.methods_table)
+        if (compute_table := _compute(cfg)) is not None:
+            figures["compute"] = compute.plot(compute_table)
         outputs = [cfg.figures_path / f"{name}.{ext}" for name in figures for ext in ("png", "pdf")]
         outputs += [cfg.figures_path / f"{name}.{ext}" for name in tabled for ext in ("md", "tex")]
         before = file_digests(outputs)

@@ -270,7 +270,8 @@ def run_json(cfg) -> dict:
 
 # The stage whose run.json entry says which config wrote each table.
 _STAGE_OF = {"search.csv": "search", "cost.csv": "search", "accuracy.csv": "training",
-             "curves.csv": "training", "stats.csv": "analysis", "methods.csv": "analysis"}
+             "curves.csv": "training", "compute.csv": "training", "stats.csv": "analysis",
+             "methods.csv": "analysis"}
 
 
 def _shown(path: Path) -> str:
