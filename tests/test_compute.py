@@ -67,34 +67,40 @@ def _batch(arch, B=5, seed=0):
 
 
 @pytest.mark.parametrize("kind, shape", TINY)
-def test_search_cost_flops_equal_hand_counts(kind, shape):
-    """What `search.run` records, against counts derived by hand from the architecture."""
+def test_search_cost_flops_equal_flop_counter_and_hand_counts(kind, shape):
+    """What `search.run` records for every strategy, against FlopCounterMode run around the
+    whole search (less the one uncounted evaluation of a saliency method's chosen mask), and
+    against counts derived by hand from the architecture."""
     arch = models.Arch(kind, shape, (8, 6), 3)
     parent = models.init_parent(arch, 0)
     x, y = _batch(arch)
     B, F, F0 = x.shape[0], models.count(arch)[1], compute.first_layer_flops(arch)
     score = search.scorer(arch, parent, x, y)
-
-    def cost(name, budget=7):
-        ctx = search.context(arch, parent, x, y, 0.5, budget, torch.Generator().manual_seed(1),
-                             score)
-        return search.run(search.STRATEGIES[name], ctx)[1]
-
+    kept = arch.with_widths(masks.kept_widths(arch.widths, 0.5))
     # A scored candidate: one forward pass of the compact candidate, less its first layer (the
     # scorer computes the parent's once and gathers the kept channels from it).
-    kept = arch.with_widths(masks.kept_widths(arch.widths, 0.5))
     per_candidate = B * (models.count(kept)[1] - compute.first_layer_flops(kept))
-    assert cost("random_search")["flops"] == 7 * per_candidate
-    assert cost("evolution", budget=9)["flops"] == 9 * per_candidate
+    recorded = {}
+    for name in search.STRATEGIES:
+        budget = 9 if name == "evolution" else 7
+        ctx = search.context(arch, parent, x, y, 0.5, budget, torch.Generator().manual_seed(1),
+                             score)
+        with FlopCounterMode(display=False) as fc:
+            _, cost = search.run(search.STRATEGIES[name], ctx)
+        evaluated = per_candidate if name.removesuffix("_inverted") in search.SALIENCY else 0
+        assert cost["flops"] == fc.get_total_flops() - evaluated, name
+        recorded[name] = cost["flops"]
+    assert recorded["random_search"] == 7 * per_candidate
+    assert recorded["evolution"] == 9 * per_candidate
     # SNIP: a forward pass of the parent, then the backward pass to the gates, which needs the
     # input gradients of every layer but the first and no weight gradient.
-    assert cost("snip")["flops"] == cost("snip_inverted")["flops"] == B * (2 * F - F0)
-    # SynFlow: the same on one all-ones example, once per iteration.
-    assert cost("synflow")["flops"] == saliency.SYNFLOW_ITERATIONS * (2 * F - F0)
-    assert cost("magnitude")["flops"] == 0           # reads the weights, no pass
-    # GraSP: 1 forward and 3 backward passes (a double backward counts 2): more than the
-    # forward and the first backward, at most 7 forward passes' worth (the 1-D CNN: exactly 7).
-    assert B * (3 * F - F0) < cost("grasp")["flops"] <= 7 * B * F
+    assert recorded["snip"] == recorded["snip_inverted"] == B * (2 * F - F0)
+    # SynFlow: the same on one all-ones example, once per round.
+    assert recorded["synflow"] == saliency.SYNFLOW_ITERATIONS * (2 * F - F0)
+    assert recorded["magnitude"] == 0           # reads the weights, no pass
+    # GraSP (measured as it runs): 1 forward and 3 backward passes (a double backward counts
+    # 2): more than a forward and a first backward, at most 7 forward passes' worth.
+    assert B * (3 * F - F0) < recorded["grasp"] <= 7 * B * F
 
 
 def test_counting_adds_up_and_ignores_none():

@@ -4,13 +4,16 @@ FLOPs are 2 x the multiply-adds of the linear and conv layers (`models.count`'s 
 one torch.utils.flop_counter uses; activations, pooling, the loss and the optimizer are not
 counted). How each part is obtained:
 
-- search: measured. Every pass a strategy makes through the network (the candidates it scores,
-  a saliency method's forward and backward passes) runs under torch's FlopCounterMode
-  (`counting`), and the count lands in the search record's `cost.flops` next to its passes and
-  seconds. The parent's first hidden layer, which the scorer computes once per seed and shares
-  between every candidate of every level (a node is kept whole, so that layer's outputs do not
-  depend on the mask), is not counted: it is 0.1-2% of one level's search on the `cpu` grid.
-  The random control draws its mask without looking at the network: 0 FLOPs.
+- search: counted where the passes are counted, by formulas that equal FlopCounterMode's count
+  of the real code paths (tests check each): a scored candidate costs its compact forward pass on
+  the scoring batch less its first layer (`scoring_flops`: the scorer computes the parent's
+  first hidden layer once per seed and gathers each candidate's kept nodes from it, since a node
+  is kept whole); a gate gradient (SNIP, each SynFlow round) a forward pass of the parent and the
+  input gradients of every layer but the first (`gate_gradient_flops`); GraSP's double backward
+  has no short formula and is measured with FlopCounterMode (`counting`) as it runs. Counting
+  at run time everywhere would be simpler but its per-operation overhead made SynFlow's 100
+  rounds 2.7x slower and the seconds we report with them untrue. The random control draws its
+  mask without looking at the network: 0 FLOPs.
 - training: counted (`training_flops`), exact for one network trained alone and equal to
   FlopCounterMode's count of `train.train_stack` (a test checks): per training example, the
   forward pass F, the weight gradients F and the input gradients F - F_0 (the first layer's
@@ -21,11 +24,13 @@ counted). How each part is obtained:
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
+import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from . import models
@@ -41,6 +46,25 @@ def counting(cost: dict | None):
     with FlopCounterMode(display=False) as counter:
         yield
     cost["flops"] = cost.get("flops", 0) + int(counter.get_total_flops())
+
+
+def scoring_flops(arch: Arch, kept: tuple[int, ...], batch: int, n: int = 1) -> int:
+    """FLOPs of `search.scorer` scoring n candidates of kept widths `kept` on `batch` examples."""
+    candidate = arch.with_widths(kept)
+    return n * batch * (models.count(candidate)[1] - first_layer_flops(candidate))
+
+
+def gate_gradient_flops(arch: Arch, batch: int) -> int:
+    """FLOPs of one d(loss)/d(gates) of the parent on `batch` examples (no weight gradients)."""
+    return batch * (2 * models.count(arch)[1] - first_layer_flops(arch))
+
+
+@functools.cache
+def warm() -> None:
+    """FlopCounterMode's first use in a process takes ~1.3 s (measured; later ones ~0.1 ms):
+    pay it here, before a timed search, not inside the first GraSP it measures."""
+    with FlopCounterMode(display=False):
+        torch.ones(1, 1) @ torch.ones(1, 1)
 
 
 def first_layer_flops(arch: Arch) -> int:

@@ -21,13 +21,14 @@ its output (after ReLU and pooling), 1 in the parent, 0 when the node is removed
 The inverted variants keep the *least* salient nodes (Frankle et al. 2021's sanity check): if
 inverting a score does not hurt, the score carries no information about which nodes matter.
 Costs are counted in passes of one network over the scoring batch (SynFlow's input is one
-all-ones example): forward, and backward where a double backward counts 2.
+all-ones example): forward, and backward where a double backward counts 2; and in FLOPs
+(`weedout.compute`).
 """
 from __future__ import annotations
 
 import torch
 
-from . import models
+from . import compute, models
 from .models import Arch
 
 SYNFLOW_ITERATIONS = 100  # Tanaka et al.'s default schedule length
@@ -66,7 +67,7 @@ def snip(arch: Arch, parent: list[torch.Tensor], x, y, cost: dict | None = None)
     with torch.enable_grad():
         loss = _loss(arch, [p[None] for p in parent], x, y, gates)
         grads = torch.autograd.grad(loss, gates)
-    _count(cost, forward=1, backward=1)
+    _count(cost, forward=1, backward=1, flops=compute.gate_gradient_flops(arch, x.shape[0]))
     return [g[0].abs() for g in grads]
 
 
@@ -81,7 +82,7 @@ def gradient_flow(arch: Arch, params: list[torch.Tensor], x, y, gates) -> torch.
 def grasp(arch: Arch, parent: list[torch.Tensor], x, y, cost: dict | None = None) -> list[torch.Tensor]:
     """gate * (H g)_gate = d/dgate 1/2 ||grad_theta L||^2 at gate = 1 (see the module doc)."""
     gates = _ones_gates(arch, x.device, parent[0].dtype)
-    with torch.enable_grad():
+    with torch.enable_grad(), compute.counting(cost):  # FLOPs measured: no short formula
         flow = gradient_flow(arch, parent, x, y, gates)
         grads = torch.autograd.grad(flow, gates)
     _count(cost, forward=1, backward=3)  # the gradient, then its double backward
@@ -127,11 +128,13 @@ def synflow(arch: Arch, parent: list[torch.Tensor], kept: tuple[int, ...], inver
                      for w, k in zip(arch.widths, keep)]
     finally:
         torch.set_num_threads(threads)
-    _count(cost, forward=iterations, backward=iterations)
+    _count(cost, forward=iterations, backward=iterations,
+           flops=iterations * compute.gate_gradient_flops(arch, 1))  # one all-ones example
     return keep
 
 
-def _count(cost: dict | None, forward: int = 0, backward: int = 0) -> None:
+def _count(cost: dict | None, forward: int = 0, backward: int = 0, flops: int = 0) -> None:
     if cost is not None:
         cost["forward"] = cost.get("forward", 0) + forward
         cost["backward"] = cost.get("backward", 0) + backward
+        cost["flops"] = cost.get("flops", 0) + flops

@@ -123,13 +123,15 @@ class SearchContext:
 def context(arch, parent, x, y, sparsity: float, budget: int, generator: torch.Generator,
             score: Callable[[Keep], torch.Tensor]) -> SearchContext:
     """A SearchContext whose score counts one forward pass per mask scored, and its FLOPs."""
+    compute.warm()  # before search.run starts its clock
     ctx = SearchContext(arch, parent, x, y, sparsity, budget, generator,
                         lambda n: masks.sample(arch.widths, sparsity, n, generator), score, score)
 
     def counted(keep: Keep) -> torch.Tensor:
         ctx.cost["forward"] += keep[0].shape[0]
-        with compute.counting(ctx.cost):
-            return score(keep)
+        ctx.cost["flops"] += compute.scoring_flops(arch, tuple(k.shape[1] for k in keep),
+                                                   x.shape[0], keep[0].shape[0])
+        return score(keep)
 
     ctx.score = counted
     return ctx
@@ -151,13 +153,12 @@ def saliency_strategy(method: str, invert: bool = False) -> Callable[..., Search
     is recorded like the random control's and not counted as search cost."""
     def strategy(sample, score, budget, generator, context: SearchContext) -> SearchResult:
         c = context
-        with compute.counting(c.cost):
-            if method == "synflow":
-                best = saliency.synflow(c.arch, c.parent, c.kept, invert, cost=c.cost)
-            else:
-                sal = (saliency.magnitude(c.arch, c.parent) if method == "magnitude" else
-                       getattr(saliency, method)(c.arch, c.parent, c.x, c.y, cost=c.cost))
-                best = saliency.keep_top([-v for v in sal] if invert else sal, c.kept)
+        if method == "synflow":
+            best = saliency.synflow(c.arch, c.parent, c.kept, invert, cost=c.cost)
+        else:
+            sal = (saliency.magnitude(c.arch, c.parent) if method == "magnitude" else
+                   getattr(saliency, method)(c.arch, c.parent, c.x, c.y, cost=c.cost))
+            best = saliency.keep_top([-v for v in sal] if invert else sal, c.kept)
         return SearchResult(best, c.evaluate(best).tolist(), 0)
 
     strategy.__name__ = method + ("_inverted" if invert else "")
