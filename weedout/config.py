@@ -28,6 +28,9 @@ SCORES = ("loss", "error")
 # with the sparse network's widths; "rescaled" is the random mask with its kept weights rescaled
 # to the sparse network's fan-in (the parent's init is scaled for the parent's fan-in).
 CONTROLS = ("scratch", "rescaled")
+# Search settings a variant may change (VARIANTS entries "candidates=1000", "score=error",
+# "score_batch=64"): the same strategy searched again with that one setting, trained beside.
+VARIANT_KEYS = ("candidates", "score", "score_batch")
 # Method names the tables already use: a comparator may not take one.
 RESERVED = ("dense", "weedout", "random") + CONTROLS
 
@@ -48,6 +51,7 @@ class Config:
     # -- beside the search: more methods on the same parents, seeds and levels (method = name) --
     comparators: tuple[str, ...] = ()         # more keys of STRATEGIES, e.g. ("snip", "grasp")
     controls: tuple[str, ...] = ()            # from CONTROLS: "scratch", "rescaled"
+    variants: tuple[str, ...] = ()            # "key=value", key from VARIANT_KEYS (`variant`)
     # -- parents --
     mlp_widths: tuple[int, ...] = (256, 256)  # hidden nodes per layer of the MLP parent
     cnn_channels: tuple[int, ...] = (32, 64)  # channels (= nodes) per conv block of the CNNs
@@ -125,6 +129,13 @@ PRESETS["cpu_pai"] = dataclasses.replace(
     PRESETS["cpu"], preset="cpu_pai", controls=("scratch", "rescaled"),
     comparators=tuple(f"{m}{v}" for m in ("magnitude", "snip", "grasp", "synflow")
                       for v in ("", "_inverted")))
+
+# The paper's future work, "other RSH strategies and their parameters": the search budget (1, 10,
+# 100 = weedout, 1000 candidates), the score kind and the scoring-batch size, on the cpu grid's
+# MLP cells (the 1-D CNN's seven stacked networks per seed would take the run past 30 minutes).
+PRESETS["cpu_budget"] = dataclasses.replace(
+    PRESETS["cpu"], preset="cpu_budget", models=("mlp",),
+    variants=("candidates=1", "candidates=10", "candidates=1000", "score=error", "score_batch=64"))
 
 # Notebook/CLI parameter name -> Config field.
 PARAMETERS = {"DATASETS": "datasets", "MODELS": "models", "SPARSITIES": "sparsities",
@@ -284,11 +295,32 @@ def resolve(PRESET: str | None = None, **params) -> Config:
             raise _bad("controls", name, f"each one of {list(CONTROLS)}, not repeated")
     if cfg.score not in SCORES:
         raise _bad("score", cfg.score, f"one of {list(SCORES)}")
+    for name in cfg.variants:
+        key, value = variant(name)
+        if value == getattr(cfg, key) or cfg.variants.count(name) > 1:
+            raise _bad("variants", name, f"a setting other than the main search's own "
+                       f"({key}={getattr(cfg, key)}), not repeated")
     if cfg.device == "cuda":
         import torch
         if not torch.cuda.is_available():
             raise _bad("DEVICE", "cuda", "'auto' or 'cpu': torch sees no CUDA device here")
     return cfg
+
+
+def variant(name: str) -> tuple[str, int | str]:
+    """("candidates", 1000) of "candidates=1000": the one search setting a variant changes."""
+    key, sep, value = str(name).partition("=")
+    allowed = ("'key=value' with key one of " + str(list(VARIANT_KEYS)) + ": a positive whole "
+               f"number for candidates and score_batch, one of {list(SCORES)} for score")
+    if not sep or key not in VARIANT_KEYS:
+        raise _bad("variants", name, allowed)
+    if key == "score":
+        if value not in SCORES:
+            raise _bad("variants", name, allowed)
+        return key, value
+    if not value.isdigit() or int(value) < 1 or str(int(value)) != value:
+        raise _bad("variants", name, allowed)
+    return key, int(value)
 
 
 def load_plugins() -> None:

@@ -15,6 +15,7 @@ numbers do not depend on which trials ran before it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -23,7 +24,7 @@ import time
 import pandas as pd
 import torch
 
-from . import compute, config, data, masks, models, provenance, search, trials
+from . import budget, compute, config, data, masks, models, provenance, search, trials
 from .config import Config, derive_seed
 from .results import (MissingStageError, Store, atomic_write, exclusive, file_digests,
                       read_table, record_stage, write_csv)
@@ -100,6 +101,8 @@ def run_search(cfg: Config) -> pd.DataFrame:
     outputs = [cfg.results_path / "search.csv", cfg.results_path / "config.json"]
     if _methods(cfg):
         outputs.append(cfg.results_path / "cost.csv")
+    if cfg.variants:
+        outputs.append(cfg.results_path / "variants.csv")
     with exclusive(cfg.results_path):
         before = file_digests(outputs)
         atomic_write(cfg.results_path / "config.json",
@@ -111,6 +114,9 @@ def run_search(cfg: Config) -> pd.DataFrame:
         write_csv(table, cfg.results_path / "search.csv")
         if _methods(cfg):
             write_csv(cost_table(cfg, store), cfg.results_path / "cost.csv")
+        if cfg.variants:
+            write_csv(budget.table(cfg, _search_records(cfg, store)),
+                      cfg.results_path / "variants.csv")
         record_stage(cfg, "search", time.time() - t0, computed, store, "search",  # in the lock
                      changed=computed > 0 or file_digests(outputs) != before)
     return table
@@ -123,11 +129,16 @@ def _search_trials(cfg: Config, todo: list, save, bar) -> None:
         parent = _parent(arch, ds, model, seed, dset.x_train.device)
         x, y = _scoring_batch(cfg, dset, seed)
         score = search.scorer(arch, parent, x, y, kind=cfg.score)
+        # A variant's scorer (its own score kind or scoring batch) and budget, built once per seed
+        varied = {v: _variant_scorer(cfg, v, dset, seed, arch, parent, x, y, score)
+                  for v in cfg.variants}
 
-        def searched(name: str, s: float, *stream):
+        def searched(name: str, s: float, *stream, budget=cfg.candidates, scoring=(x, y, score)):
             g = torch.Generator().manual_seed(derive_seed(seed, *stream, ds, model, s))
-            return search.run(search.STRATEGIES[name],
-                              search.context(arch, parent, x, y, s, cfg.candidates, g, score))
+            (sx, sy, sscore) = scoring
+            ctx = search.context(arch, parent, sx, sy, s, budget, g, sscore)
+            ctx.evaluate = score   # what saliency methods and variants report: the main score
+            return search.run(search.STRATEGIES[name], ctx)
 
         for s in [s for d, m, s, sd in todo if (d, m, sd) == (ds, model, seed)]:
             found, cost = searched(cfg.strategy, s, "search")
@@ -138,6 +149,12 @@ def _search_trials(cfg: Config, todo: list, save, bar) -> None:
                 res, c = searched(name, s, "search", name)
                 others[name] = {"keep": masks.to_lists(res.best),
                                 "score": res.scores[res.best_index], "cost": c}
+            for v, (budget, scoring) in varied.items():
+                # the main search's stream: a score or batch variant scores the very same masks
+                res, c = searched(cfg.strategy, s, "search", budget=budget, scoring=scoring)
+                others[v] = {"keep": masks.to_lists(res.best), "score": res.scores[res.best_index],
+                             "main_score": float(score(res.best)[0]), "scores": res.scores,
+                             "cost": c}
             save((ds, model, s, seed), {
                 "dataset": ds, "model": model, "sparsity": s, "seed": seed,
                 "scores": found.scores, "best_index": found.best_index,
@@ -149,6 +166,17 @@ def _search_trials(cfg: Config, todo: list, save, bar) -> None:
                 bar.update(1)
 
 
+def _variant_scorer(cfg: Config, name: str, dset, seed: int, arch, parent, x, y, score):
+    """(budget, (x, y, score)) of a variant: the main search's with its one setting changed
+    (a smaller scoring batch is a prefix of the main one: the same permutation)."""
+    key, value = config.variant(name)
+    if key == "candidates":
+        return value, (x, y, score)
+    vcfg = dataclasses.replace(cfg, **{key: value})
+    vx, vy = _scoring_batch(vcfg, dset, seed)
+    return cfg.candidates, (vx, vy, search.scorer(arch, parent, vx, vy, kind=vcfg.score))
+
+
 def _search_record(store: Store, ds: str, model: str, s: float, seed: int) -> dict:
     """A finished search trial, or an error saying which one is missing and what to run."""
     rec = store.load("search", _search_key(ds, model, s, seed))
@@ -158,21 +186,23 @@ def _search_record(store: Store, ds: str, model: str, s: float, seed: int) -> di
     return rec
 
 
+def _search_records(cfg: Config, store: Store) -> list[dict]:
+    return [_search_record(store, ds, model, s, seed) for ds, model in config.cells(cfg)
+            for s in cfg.sparsities for seed in cfg.seeds]
+
+
 def search_table(cfg: Config, store: Store) -> pd.DataFrame:
     rows = []
-    for ds, model in config.cells(cfg):
-        for s in cfg.sparsities:
-            for seed in cfg.seeds:
-                rec = _search_record(store, ds, model, s, seed)
-                rows += [{"dataset": ds, "model": model, "sparsity": s, "seed": seed,
-                          "candidate": i, "score": sc, "chosen": i == rec["best_index"]}
-                         for i, sc in enumerate(rec["scores"])]
+    for rec in _search_records(cfg, store):
+        rows += [{"dataset": rec["dataset"], "model": rec["model"], "sparsity": rec["sparsity"],
+                  "seed": rec["seed"], "candidate": i, "score": sc, "chosen": i == rec["best_index"]}
+                 for i, sc in enumerate(rec["scores"])]
     return pd.DataFrame(rows)
 
 
 def _methods(cfg: Config) -> tuple[str, ...]:
-    """The methods trained beside weedout and random (comparators, then controls)."""
-    return (*cfg.comparators, *cfg.controls)
+    """The methods trained beside weedout and random (comparators, variants, then controls)."""
+    return (*cfg.comparators, *cfg.variants, *cfg.controls)
 
 
 def cost_table(cfg: Config, store: Store) -> pd.DataFrame:
@@ -205,7 +235,7 @@ def _cell_networks(cfg: Config, store: Store, ds: str, model: str, s: float | No
         rec = _search_record(store, ds, model, s, seed)
         nets += [("weedout", seed, masks.from_lists(rec["weedout"])),
                  ("random", seed, masks.from_lists(rec["random"]))]
-        for name in cfg.comparators:
+        for name in (*cfg.comparators, *cfg.variants):
             if name not in rec.get("comparators", {}):
                 raise MissingStageError(f"the search record of {ds}/{model} sparsity {s} seed "
                                         f"{seed} has no {name!r}: rerun notebooks/01_search")
@@ -382,6 +412,14 @@ def _compute(cfg: Config) -> pd.DataFrame | None:
     return table if table["total_flops"].notna().any() else None
 
 
+def budget_summary(cfg: Config) -> pd.DataFrame | None:
+    """Per dataset x model x method of a run with variants: the winner's loss below the random
+    control's, and how often it is below (`weedout.budget.summary`); None without variants."""
+    if not cfg.variants:
+        return None
+    return budget.summary(read_table(cfg, "variants.csv", "notebooks/01_search"))
+
+
 def compute_summary(cfg: Config) -> pd.DataFrame | None:
     """Per dataset x model x method: mean search and training GFLOPs, the search's share of
     the total, seconds and accuracy (`weedout.compute.summary`); None before FLOPs were
@@ -411,6 +449,9 @@ def run_figures(cfg: Config, show: bool = False) -> list:
             figures["methods_vs_sparsity"] = comparison.plot_methods(
                 methods, accuracy[accuracy.method == "dense"])
             tabled["methods_table"] = (methods, comparison.methods_table)
+        if cfg.variants:
+            figures["budget"] = budget.plot(
+                read_table(cfg, "variants.csv", "notebooks/01_search"), methods, stats_df)
         if (compute_table := _compute(cfg)) is not None:
             figures["compute"] = compute.plot(compute_table)
         outputs = [cfg.figures_path / f"{name}.{ext}" for name in figures for ext in ("png", "pdf")]

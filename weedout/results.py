@@ -269,9 +269,9 @@ def run_json(cfg) -> dict:
 
 
 # The stage whose run.json entry says which config wrote each table.
-_STAGE_OF = {"search.csv": "search", "cost.csv": "search", "accuracy.csv": "training",
-             "curves.csv": "training", "compute.csv": "training", "stats.csv": "analysis",
-             "methods.csv": "analysis"}
+_STAGE_OF = {"search.csv": "search", "cost.csv": "search", "variants.csv": "search",
+             "accuracy.csv": "training", "curves.csv": "training", "compute.csv": "training",
+             "stats.csv": "analysis", "methods.csv": "analysis"}
 
 
 def _shown(path: Path) -> str:
