@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from weedout import budget, config, experiment, masks, search
+from weedout import budget, cells, config, experiment, masks, reduce, search
 from weedout.config import derive_seed
 from weedout.results import Store
 
@@ -28,17 +28,17 @@ def run(tmp_path_factory):
 
 def _records(cfg):
     store = Store(cfg.results_path, cfg.digest())
-    return {(r["sparsity"], r["seed"]): r for r in experiment._search_records(cfg, store)}
+    return {(r["sparsity"], r["seed"]): r for r in reduce.search_records(cfg, store)}
 
 
 def test_variants_score_the_masks_they_claim(run):
     """Recompute every variant's trace independently: the main search's stream of masks,
     scored by a scorer built here with the variant's kind / batch / budget."""
     cfg, _ = run
-    dset, arch = experiment._setup(cfg, "digits", "mlp")
+    dset, arch = cells.setup(cfg, "digits", "mlp")
     for (s, seed), rec in _records(cfg).items():
-        parent = experiment._parent(arch, "digits", "mlp", seed, "cpu")
-        x, y = experiment._scoring_batch(cfg, dset, seed)
+        parent = cells.parent_params(arch, "digits", "mlp", seed, "cpu")
+        x, y = cells.scoring_batch(cfg, dset, seed)
         for name in VARIANTS:
             key, value = config.variant(name)
             n = value if key == "candidates" else cfg.candidates
@@ -107,3 +107,33 @@ def test_variants_enter_the_digest_only_when_set():
     smoke = config.PRESETS["smoke"]
     assert dataclasses.replace(smoke, variants=()).digest() == smoke.digest()
     assert dataclasses.replace(smoke, variants=("score=error",)).digest() != smoke.digest()
+
+
+def test_readme_blocks_follow_the_tables(run, tmp_path):
+    """Oracles: the README's budget row recomputes the mean loss gap from the search records;
+    its compute row is the mean of compute.csv's FLOPs for that method."""
+    import shutil
+
+    import pandas as pd
+
+    from weedout import readme
+    cfg, _ = run
+    assert readme.render_budget(tmp_path).startswith("No committed `cpu_budget` run yet")
+    assert readme.render_compute(tmp_path).startswith("No committed `cpu_pai` run yet")
+    for preset, names in (("cpu_budget", ("variants.csv", "methods.csv", "run.json")),
+                          ("cpu_pai", ("compute.csv", "run.json"))):
+        (tmp_path / "results" / preset).mkdir(parents=True)
+        for name in names:
+            shutil.copy(cfg.results_path / name, tmp_path / "results" / preset / name)
+    row = next(ln for ln in readme.render_budget(tmp_path).splitlines()
+               if "| score=error |" in ln).split("|")
+    recs = _records(cfg).values()
+    gap = sum(r["random_score"] - r["comparators"]["score=error"]["main_score"] for r in recs)
+    assert row[6].strip() == f"{gap / len(recs):+.4f}"
+    assert sum(int(x) for x in row[8].split("/")) == 2          # verdicts over the two levels
+    row = next(ln for ln in readme.render_compute(tmp_path).splitlines()
+               if "| candidates=12 |" in ln).split("|")
+    c = pd.read_csv(cfg.results_path / "compute.csv")
+    c = c[c.method == "candidates=12"]
+    assert row[3].strip() == f"{c.search_flops.mean() / 1e9:.4f}"
+    assert row[4].strip() == f"{c.train_flops.mean() / 1e9:.2f}"

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from weedout import comparison, config, experiment, masks, models, stats
+from weedout import cells, comparison, config, experiment, masks, models, reduce, stats
 from weedout.config import derive_seed
 from weedout.results import Store
 
@@ -41,22 +41,22 @@ def test_comparator_networks_start_where_their_search_left_them(run):
     cfg, acc = run
     store = Store(cfg.results_path, cfg.digest())
     for row in acc[acc.method.isin(cfg.comparators)].itertuples():
-        rec = store.load("search", experiment._search_key(row.dataset, row.model, row.sparsity,
+        rec = store.load("search", reduce.search_key(row.dataset, row.model, row.sparsity,
                                                           row.seed))
         assert row.init_score == pytest.approx(rec["comparators"][row.method]["score"], abs=1e-5)
 
 
 def test_controls_start_from_the_weights_they_claim(run):
     cfg, _ = run
-    dset, arch = experiment._setup(cfg, "digits", "mlp")
+    dset, arch = cells.setup(cfg, "digits", "mlp")
     s, seed = 0.75, 1
     rec = Store(cfg.results_path, cfg.digest()).load(
-        "search", experiment._search_key("digits", "mlp", s, seed))
+        "search", reduce.search_key("digits", "mlp", s, seed))
     keep = masks.from_lists(rec["random"])
     nets = [("random", seed, keep), ("rescaled", seed, keep), ("scratch", seed, keep)]
-    parent = models.stack([experiment._parent(arch, "digits", "mlp", seed, "cpu")])
+    parent = models.stack([cells.parent_params(arch, "digits", "mlp", seed, "cpu")])
     carch, params = models.compact(arch, parent, masks.cat([keep] * 3), torch.zeros(3, dtype=torch.long))
-    experiment._apply_controls(nets, arch, carch, params, "digits", "mlp", s)
+    cells.apply_controls(nets, arch, carch, params, "digits", "mlp", s)
     fresh = models.init_parent(carch, derive_seed(seed, "scratch", "digits", "mlp", s))
     for i, p in enumerate(params):
         torch.testing.assert_close(p[2], fresh[i], rtol=0, atol=0)

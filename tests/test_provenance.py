@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from weedout import config, experiment, paths, provenance
+from weedout import cells, config, experiment, paths, provenance, reduce
 from weedout.results import StaleRecordWarning, Store, run_json
 
 FINGERPRINT = Path(__file__).parent / "data" / "engine_fingerprint.json"
@@ -44,10 +44,10 @@ def fingerprint(results_dir) -> dict:
         store = Store(cfg.results_path, cfg.digest())
         for ds, model in config.cells(cfg):
             for seed in cfg.seeds:
-                rec = store.load("search", experiment._search_key(ds, model, 0.5, seed))
+                rec = store.load("search", reduce.search_key(ds, model, 0.5, seed))
                 out[f"search/{ds}/{model}/{seed}"] = {
                     "best_index": rec["best_index"], "scores": rec["scores"]}
-            rec = experiment.train_cell(cfg, ds, model, 0.5)
+            rec = cells.train_cell(cfg, ds, model, 0.5)
             for net in rec["networks"]:
                 c = net["curves"]
                 out[f"train/{ds}/{model}/{net['method']}/{net['seed']}"] = {

@@ -3,7 +3,7 @@ by the naive reference (weedout.reference: one network at a time, a DataLoader, 
 in, one forward per candidate) and by the engine (batched scorer, stacked `train_stack`, physical
 compaction); checks both give the same results (exit 1 if not) and prints per-phase wall times,
 their ratio and peak memory. Both use the experiment's own parents, scoring batches, masks and
-data orders (`experiment._parent`, `_scoring_batch`, the same `derive_seed` tags).
+data orders (`cells.parent_params`, `scoring_batch`, the same `derive_seed` tags).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import torch
 
 from . import config, data, masks, models, paths, provenance, reference, search
 from .config import derive_seed
-from .experiment import _parent, _scoring_batch
+from .cells import parent_params, scoring_batch
 from .meters import Peak, hardware, latency_ms, load, sync
 from .train import Schedule, train_stack
 
@@ -36,9 +36,9 @@ TOL64 = {"score": 1e-9, "loss": 1e-7, "examples": 0}
 
 def _grid(cfg, arch, dset):
     parents = {seed: [p.to(dset.x_train.dtype) for p in
-                      _parent(arch, dset.name, arch.kind, seed, dset.x_train.device)]
+                      parent_params(arch, dset.name, arch.kind, seed, dset.x_train.device)]
                for seed in cfg.seeds}
-    return parents, {seed: _scoring_batch(cfg, dset, seed) for seed in cfg.seeds}
+    return parents, {seed: scoring_batch(cfg, dset, seed) for seed in cfg.seeds}
 
 
 def _draw(arch, dset, seed, s, purpose: str):
@@ -48,7 +48,7 @@ def _draw(arch, dset, seed, s, purpose: str):
 
 
 def _cells(cfg, chosen, arch, dset):
-    """(sparsity, [(method, seed, keep)]) per training cell, dense first, as experiment.py does."""
+    """(sparsity, [(method, seed, keep)]) per training cell, dense first, as cells.py does."""
     out = [(0.0, [("dense", seed, None) for seed in cfg.seeds])]
     for s in cfg.sparsities:
         out.append((s, [net for seed in cfg.seeds for net in (

@@ -1,0 +1,190 @@
+"""What one worker computes for a group of trials (`experiment.execute` calls these): the
+searches of one seed's parent at every level, and the stacked training of one level's networks.
+
+Seeds: one seed per replicate drives the parent's initialisation and the data order, shared by
+the dense, weedout and random networks of that seed (so they can be compared in pairs). Every
+random stream is derived from (seed, purpose, dataset, ...) by `derive_seed`, so a trial's
+numbers do not depend on which trials ran before it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+
+import torch
+
+from . import compute, config, data, masks, models, provenance, search
+from .config import Config, derive_seed
+from .reduce import CURVE_COLUMNS, search_record
+from .results import MissingStageError, Store
+from .train import Schedule, train_stack
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(name: str, root: str, device: str):
+    return data.load_dataset(name, root, device=device)
+
+
+def setup(cfg: Config, ds: str, model: str):
+    provenance.configure_torch(config.device_of(cfg))  # also for callers that skip configure()
+    dset = _dataset(ds, str(cfg.data_path), config.device_of(cfg))
+    arch = models.arch_for(model, dset.in_shape, dset.n_classes, cfg.mlp_widths, cfg.cnn_channels)
+    return dset, arch
+
+
+def parent_params(arch, ds: str, model: str, seed: int, device: str) -> list[torch.Tensor]:
+    return [p.to(device) for p in models.init_parent(arch, derive_seed(seed, "parent", ds, model))]
+
+
+def scoring_batch(cfg: Config, dset, seed: int):
+    """The fixed scoring batch of a seed: drawn once from the training split."""
+    g = torch.Generator().manual_seed(derive_seed(seed, "score-batch", dset.name))
+    idx = torch.randperm(dset.x_train.shape[0], generator=g)[:cfg.score_batch].to(dset.x_train.device)
+    return dset.x_train[idx], dset.y_train[idx]
+
+
+def search_trials(cfg: Config, todo: list, save, bar) -> None:
+    """Search every (dataset, model, sparsity, seed) of `todo`, saving each as it finishes."""
+    for ds, model, seed in dict.fromkeys((ds, m, seed) for ds, m, _, seed in todo):
+        dset, arch = setup(cfg, ds, model)
+        parent = parent_params(arch, ds, model, seed, dset.x_train.device)
+        x, y = scoring_batch(cfg, dset, seed)
+        score = search.scorer(arch, parent, x, y, kind=cfg.score)
+        # A variant's scorer (its own score kind or scoring batch) and budget, built once per seed
+        varied = {v: variant_scorer(cfg, v, dset, seed, arch, parent, x, y, score)
+                  for v in cfg.variants}
+
+        def searched(name: str, s: float, *stream, budget=cfg.candidates, scoring=(x, y, score)):
+            g = torch.Generator().manual_seed(derive_seed(seed, *stream, ds, model, s))
+            (sx, sy, sscore) = scoring
+            ctx = search.context(arch, parent, sx, sy, s, budget, g, sscore)
+            ctx.evaluate = score   # what saliency methods and variants report: the main score
+            return search.run(search.STRATEGIES[name], ctx)
+
+        for s in [s for d, m, s, sd in todo if (d, m, sd) == (ds, model, seed)]:
+            found, cost = searched(cfg.strategy, s, "search")
+            control = masks.sample(arch.widths, s, 1, torch.Generator().manual_seed(
+                derive_seed(seed, "random", ds, model, s)))
+            others = {}
+            for name in cfg.comparators:  # each its own stream: adding one changes no other
+                res, c = searched(name, s, "search", name)
+                others[name] = {"keep": masks.to_lists(res.best),
+                                "score": res.scores[res.best_index], "cost": c}
+            for v, (budget, scoring) in varied.items():
+                # the main search's stream: a score or batch variant scores the very same masks
+                res, c = searched(cfg.strategy, s, "search", budget=budget, scoring=scoring)
+                others[v] = {"keep": masks.to_lists(res.best), "score": res.scores[res.best_index],
+                             "main_score": float(score(res.best)[0]), "scores": res.scores,
+                             "cost": c}
+            save((ds, model, s, seed), {
+                "dataset": ds, "model": model, "sparsity": s, "seed": seed,
+                "scores": found.scores, "best_index": found.best_index,
+                "weedout": masks.to_lists(found.best), "random": masks.to_lists(control),
+                "random_score": float(score(control)[0]),
+                "parent_score": float(score(masks.full(arch.widths))[0]),
+                "cost": cost, "comparators": others})
+            if bar is not None:
+                bar.update(1)
+
+
+def variant_scorer(cfg: Config, name: str, dset, seed: int, arch, parent, x, y, score):
+    """(budget, (x, y, score)) of a variant: the main search's with its one setting changed
+    (a smaller scoring batch is a prefix of the main one: the same permutation)."""
+    key, value = config.variant(name)
+    if key == "candidates":
+        return value, (x, y, score)
+    vcfg = dataclasses.replace(cfg, **{key: value})
+    vx, vy = scoring_batch(vcfg, dset, seed)
+    return cfg.candidates, (vx, vy, search.scorer(arch, parent, vx, vy, kind=vcfg.score))
+
+
+def cell_networks(cfg: Config, store: Store, ds: str, model: str, s: float | None, seeds=None):
+    """The networks of one training cell: (method, seed, keep) for each seed (default: every
+    seed of the config); s=None: dense. Controls take the random mask (`scratch` only its
+    widths: it is re-initialised)."""
+    seeds = cfg.seeds if seeds is None else seeds
+    if s is None:
+        return [("dense", seed, None) for seed in seeds]
+    nets = []
+    for seed in seeds:
+        rec = search_record(store, ds, model, s, seed)
+        nets += [("weedout", seed, masks.from_lists(rec["weedout"])),
+                 ("random", seed, masks.from_lists(rec["random"]))]
+        for name in (*cfg.comparators, *cfg.variants):
+            if name not in rec.get("comparators", {}):
+                raise MissingStageError(f"the search record of {ds}/{model} sparsity {s} seed "
+                                        f"{seed} has no {name!r}: rerun notebooks/01_search")
+            nets.append((name, seed, masks.from_lists(rec["comparators"][name]["keep"])))
+        nets += [(name, seed, masks.from_lists(rec["random"])) for name in cfg.controls]
+    return nets
+
+
+def apply_controls(nets, arch, carch, params, ds: str, model: str, s) -> None:
+    """In place: `scratch` networks get a fresh default initialisation at their own widths,
+    `rescaled` ones their inherited weights scaled to their own fan-in."""
+    factors = models.fan_in_rescale(arch, carch)
+    with torch.no_grad():
+        for m, (method, seed, _) in enumerate(nets):
+            if method == "scratch":
+                fresh = models.init_parent(carch, derive_seed(seed, "scratch", ds, model, s))
+                for p, f in zip(params, fresh):
+                    p[m] = f.to(p.device)
+            elif method == "rescaled":
+                for i, p in enumerate(params):
+                    p[m] *= factors[i // 2]
+
+
+def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
+               seeds=None) -> dict:
+    """Train the networks of one cell (of `seeds`, default every seed) as one stacked model;
+    return the level's payload (`networks`: every network, seed by seed)."""
+    dset, arch = setup(cfg, ds, model)
+    dev = dset.x_train.device
+    nets = cell_networks(cfg, Store(cfg.results_path, cfg.digest()), ds, model, s, seeds)
+    seeds = [seed for _, seed, _ in nets]
+    unique = sorted(set(seeds))
+    parents = models.stack([parent_params(arch, ds, model, seed, dev) for seed in unique])
+    keep = masks.cat([k if k is not None else masks.full(arch.widths) for _, _, k in nets])
+    carch, params = models.compact(arch, parents, keep,
+                                   torch.tensor([unique.index(sd) for sd in seeds]))
+    apply_controls(nets, arch, carch, params, ds, model, s)
+    # Each network's loss at initialisation on its seed's scoring batch: for weedout networks
+    # this must equal the winning search score (checked by a test).
+    xs, ys = zip(*[scoring_batch(cfg, dset, seed) for seed in seeds])
+    with torch.no_grad():
+        init = search._per_candidate(models.forward(carch, params, torch.stack(xs)),
+                                     torch.stack(ys), cfg.score)
+    t0 = time.perf_counter()
+    hist = train_stack(carch, params, dset, seeds, Schedule(
+        cfg.epochs, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay), progress)
+    seconds = time.perf_counter() - t0
+    train_flops = compute.training_flops(carch, cfg.epochs, dset.x_train.shape[0],
+                                         dset.x_test.shape[0])
+    n_params, flops = models.count(carch)
+    dense_params, dense_flops = models.count(arch)
+    out = []
+    for m, (method, seed, _) in enumerate(nets):
+        div = int(hist["diverged_epoch"][m])
+        curves = {k: hist[k][:, m].tolist() for k in CURVE_COLUMNS}
+        out.append({"method": method, "seed": seed, "init_score": float(init[m]),
+                    "widths": list(carch.widths), "params": n_params, "flops": flops,
+                    "node_sparsity": 1 - sum(carch.widths) / sum(arch.widths),
+                    "param_sparsity": 1 - n_params / dense_params,
+                    "flop_sparsity": 1 - flops / dense_flops, "train_flops": train_flops,
+                    "diverged_epoch": div if div >= 0 else None, "curves": curves})
+    return {"dataset": ds, "model": model, "sparsity": 0.0 if s is None else s,
+            "epochs": cfg.epochs, "device": str(dev), "networks": out,
+            # the stack's wall time and size: a network's share is seconds / stacked
+            "seconds": seconds, "stacked": len(nets)}
+
+
+def train_trials(cfg: Config, todo: list, save, bar) -> None:
+    """Train the trials of one level (one group: same dataset, model, sparsity) as one stacked
+    model and save one record per seed (README: whether stacking changes the numbers)."""
+    (ds, model, s, _), seeds = todo[0], [t[3] for t in todo]
+    level = train_cell(cfg, ds, model, s, progress=bar, seeds=seeds)
+    for seed in seeds:
+        save((ds, model, s, seed), {**{k: v for k, v in level.items() if k != "networks"},
+                                    "seed": seed,
+                                    "networks": [n for n in level["networks"] if n["seed"] == seed]})
