@@ -19,11 +19,7 @@ def run(tmp_path_factory):
     cfg = config.resolve("smoke", SEEDS=3, SPARSITIES=[0.5, 0.75], CANDIDATES=4, EPOCHS=2,
                          RESULTS_DIR=str(root / "res"), FIGURES_DIR=str(root / "fig"))
     cfg = dataclasses.replace(cfg, mlp_widths=(16, 12), variants=VARIANTS)
-    experiment.run_search(cfg)
-    accuracy, _ = experiment.run_training(cfg)
-    experiment.run_analysis(cfg)
-    experiment.run_figures(cfg)
-    return cfg, accuracy
+    return cfg, experiment.run_all(cfg)
 
 
 def _records(cfg):

@@ -20,11 +20,7 @@ def run(tmp_path_factory):
                          RESULTS_DIR=str(root / "res"), FIGURES_DIR=str(root / "fig"))
     cfg = dataclasses.replace(cfg, mlp_widths=(16, 12), comparators=("snip", "magnitude_inverted"),
                               controls=("scratch", "rescaled"))
-    experiment.run_search(cfg)
-    accuracy, _ = experiment.run_training(cfg)
-    experiment.run_analysis(cfg)
-    experiment.run_figures(cfg)
-    return cfg, accuracy
+    return cfg, experiment.run_all(cfg)
 
 
 def test_every_method_is_trained_on_every_seed_and_level(run):

@@ -50,6 +50,16 @@ def progress_bar(total: int, desc: str):
         yield bar
 
 
+def run_all(cfg: Config) -> pd.DataFrame:
+    """The four stages in this process, as the notebooks run them (no papermill, no executed
+    notebooks): what a script or a test uses; returns accuracy.csv's table."""
+    run_search(cfg)
+    accuracy, _ = run_training(cfg)
+    run_analysis(cfg)
+    run_figures(cfg)
+    return accuracy
+
+
 def execute(cfg: Config, phase: str, todo: list, bar=None) -> int:
     """Compute the trials `todo` of a phase ("search" or "train") that have no record, under
     per-trial claims: what one worker does, serially or as one of many (`weedout.executors`)."""
