@@ -166,3 +166,14 @@ def test_a_missing_dependency_of_weedout_is_not_blamed_on_the_kernel(tmp_path):
     run = subprocess.run([sys.executable, "-S", "-c", import_cell("01_search")], cwd=tmp_path,
                          capture_output=True, text=True)
     assert "No module named 'torch_that_is_missing'" in run.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_valid_nbformat_with_unique_cell_ids(name):
+    """nbformat 4.5 wants an id on every cell (a missing one is a warning today and 'a hard
+    error in future nbformat versions'); a cell added by hand is where one goes missing."""
+    import nbformat
+    raw = json.loads(staged(name))   # nbformat.reads would quietly add the missing ids
+    ids = [c.get("id") for c in raw["cells"]]
+    assert all(ids) and len(set(ids)) == len(ids), ids
+    nbformat.validate(nbformat.from_dict(raw))
