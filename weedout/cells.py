@@ -37,6 +37,30 @@ def parent_params(arch, ds: str, model: str, seed: int, device: str) -> list[tor
     return [p.to(device) for p in models.init_parent(arch, derive_seed(seed, "parent", ds, model))]
 
 
+def schedule(cfg: Config) -> Schedule:
+    return Schedule(cfg.epochs, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay)
+
+
+@functools.lru_cache(maxsize=16)
+def _trained_parent(cfg: Config, ds: str, model: str, seed: int) -> tuple[list, dict]:
+    dset, arch = setup(cfg, ds, model)
+    init = parent_params(arch, ds, model, seed, dset.x_train.device)
+    hist = train_stack(arch, models.stack([init]), dset, [seed], schedule(cfg),
+                       epochs=(0, cfg.search_after))
+    return [p.detach()[0] for p in hist.pop("params")], hist
+
+
+def search_parent(cfg: Config, arch, ds: str, model: str, seed: int, device) -> tuple[list, dict | None]:
+    """(parameters, history) of the parent a search sees: the untrained parent (search_after 0,
+    the paper; no history), or the dense parent after `search_after` epochs of its own run (the
+    first epochs of the dense network's training: same seed, data order and learning rates),
+    recomputed where needed (deterministic) rather than stored."""
+    if not cfg.search_after:
+        return parent_params(arch, ds, model, seed, device), None
+    params, hist = _trained_parent(cfg, ds, model, seed)
+    return [p.to(device) for p in params], hist
+
+
 def scoring_batch(cfg: Config, dset, seed: int):
     """The fixed scoring batch of a seed: drawn once from the training split."""
     g = torch.Generator().manual_seed(derive_seed(seed, "score-batch", dset.name))
@@ -48,7 +72,7 @@ def search_trials(cfg: Config, todo: list, save, bar) -> None:
     """Search every (dataset, model, sparsity, seed) of `todo`, saving each as it finishes."""
     for ds, model, seed in dict.fromkeys((ds, m, seed) for ds, m, _, seed in todo):
         dset, arch = setup(cfg, ds, model)
-        parent = parent_params(arch, ds, model, seed, dset.x_train.device)
+        parent, _ = search_parent(cfg, arch, ds, model, seed, dset.x_train.device)
         x, y = scoring_batch(cfg, dset, seed)
         score = search.scorer(arch, parent, x, y, kind=cfg.score)
         # A variant's scorer (its own score kind or scoring batch) and budget, built once per seed
@@ -144,7 +168,12 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
     nets = cell_networks(cfg, Store(cfg.results_path, cfg.digest()), ds, model, s, seeds)
     seeds = [seed for _, seed, _ in nets]
     unique = sorted(set(seeds))
-    parents = models.stack([parent_params(arch, ds, model, seed, dev) for seed in unique])
+    # Searched after k epochs: the sparse networks are cut from the parent as it was then and
+    # run the remaining epochs; the dense network runs all of them from initialisation.
+    k = cfg.search_after if s is not None else 0
+    searched = [search_parent(cfg, arch, ds, model, seed, dev) if k else
+                (parent_params(arch, ds, model, seed, dev), None) for seed in unique]
+    parents = models.stack([p for p, _ in searched])
     keep = masks.cat([k if k is not None else masks.full(arch.widths) for _, _, k in nets])
     carch, params = models.compact(arch, parents, keep,
                                    torch.tensor([unique.index(sd) for sd in seeds]))
@@ -156,11 +185,17 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
         init = search._per_candidate(models.forward(carch, params, torch.stack(xs)),
                                      torch.stack(ys), cfg.score)
     t0 = time.perf_counter()
-    hist = train_stack(carch, params, dset, seeds, Schedule(
-        cfg.epochs, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay), progress)
+    hist = train_stack(carch, params, dset, seeds, schedule(cfg), progress, epochs=(k, cfg.epochs))
     seconds = time.perf_counter() - t0
-    train_flops = compute.training_flops(carch, cfg.epochs, dset.x_train.shape[0],
-                                         dset.x_test.shape[0])
+    n_train, n_test = dset.x_train.shape[0], dset.x_test.shape[0]
+    train_flops = compute.training_flops(carch, cfg.epochs - k, n_train, n_test)
+    if k:  # epochs 0..k-1 of each network are its parent's: its curve and its FLOPs
+        train_flops += compute.training_flops(arch, k, n_train, n_test)
+        for m, seed in enumerate(seeds):
+            for key in CURVE_COLUMNS:
+                hist[key][:k, m] = searched[unique.index(seed)][1][key][:k, 0]
+        if progress is not None:
+            progress.update(k)
     n_params, flops = models.count(carch)
     dense_params, dense_flops = models.count(arch)
     out = []

@@ -18,8 +18,10 @@ counted). How each part is obtained:
   FlopCounterMode's count of `train.train_stack` (a test checks): per training example, the
   forward pass F, the weight gradients F and the input gradients F - F_0 (the first layer's
   input needs none), plus the evaluations (both splits before training, the test split after
-  every epoch). Seconds: the wall time of the level's stacked training shared equally among the
-  networks trained in that stack (they all have the same shape).
+  every epoch); a network searched after k epochs (`search_after`) also counts the k epochs its
+  dense parent trained before the cut (they are part of what produced it, though every
+  network of that seed shares them). Seconds: the wall time of the level's stacked training
+  shared equally among the networks trained in that stack (they all have the same shape).
 """
 from __future__ import annotations
 

@@ -57,29 +57,38 @@ def evaluate(arch: Arch, params: list, x: torch.Tensor, y: torch.Tensor,
 
 
 def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedule,
-                progress=None) -> dict:
+                progress=None, epochs: tuple[int, int] | None = None) -> dict:
     """Train M stacked networks (params [M, ...]) in place of copies; network m uses seeds[m].
 
     Returns per-epoch metrics as [epochs+1, M] tensors (row 0: before training, measured on the
     whole training split; later rows: running means over the epoch's batches for train_*,
     the whole test split for test_*), `diverged_epoch` [M] (-1 = finite throughout) and the
     trained parameters.
+
+    epochs=(first, last): only epochs first+1..last of the schedule, each with the learning rate
+    and the data order it has in the whole run (searching after `first` epochs cuts one run in
+    two: the dense parent's epochs, then the sparse network's). Rows before `first` are NaN, row
+    `first` is measured before training as row 0 is, rows after `last` are not returned. The
+    optimizer starts afresh (no momentum carried over the cut).
     """
+    first, last = epochs or (0, sched.epochs)
     params = [p.detach().clone().requires_grad_(True) for p in params]
     M, N, dev = len(seeds), data.x_train.shape[0], data.x_train.device
     opt = torch.optim.SGD(params, lr=sched.lr, momentum=sched.momentum,
                           weight_decay=sched.weight_decay)
     steps_per_epoch = math.ceil(N / sched.batch_size)
     total = sched.epochs * steps_per_epoch
-    hist = {k: torch.zeros(sched.epochs + 1, M, dtype=torch.float64)
+    hist = {k: torch.full((last + 1, M), torch.nan, dtype=torch.float64)
             for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
-    hist["train_loss"][0], hist["train_acc"][0] = evaluate(arch, params, data.x_train, data.y_train)
-    hist["test_loss"][0], hist["test_acc"][0] = evaluate(arch, params, data.x_test, data.y_test)
+    hist["train_loss"][first], hist["train_acc"][first] = evaluate(arch, params, data.x_train,
+                                                                   data.y_train)
+    hist["test_loss"][first], hist["test_acc"][first] = evaluate(arch, params, data.x_test,
+                                                                 data.y_test)
     diverged = torch.full((M,), -1, dtype=torch.long)
     unique = sorted(set(seeds))
     row_of = torch.tensor([unique.index(s) for s in seeds], device=dev)
-    step = 0
-    for epoch in range(1, sched.epochs + 1):
+    step = first * steps_per_epoch
+    for epoch in range(first + 1, last + 1):
         # One permutation per distinct seed, then one row per network: [M, N].
         order = torch.stack([data_order(s, data.name, epoch, N) for s in unique]).to(dev)[row_of]
         loss_sum = torch.zeros(M, dtype=torch.float64, device=dev)
