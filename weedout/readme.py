@@ -10,6 +10,7 @@ rebuilt from files, never typed by hand:
     methods   every comparator and control vs random (from results/cpu_pai/methods.csv)
     budget    search variants vs random (results/cpu_budget/variants.csv and methods.csv)
     compute   FLOPs and seconds of search and training per method (results/cpu_pai/compute.csv)
+    after     the methods block of cpu_search_after (searched after 3 of 30 epochs)
 
     python -m weedout.readme            rewrite the blocks in README.md
     python -m weedout.readme --check    exit 1 and show what would change (a test runs this)
@@ -31,7 +32,7 @@ from . import paths
 README = paths.ROOT / "README.md"
 # Presets whose committed results the README reports, in this order (others are not evidence
 # the README cites, e.g. a local smoke run).
-PRESETS = ("cpu", "fashion", "paper", "cpu_evolution")
+PRESETS = ("cpu", "fashion", "paper", "cpu_evolution", "cpu_search_after")
 DROP_AT = 0.8  # the paper's headline level: "about a 15% drop at 80% sparsity"
 ALPHA = 0.05
 
@@ -296,8 +297,16 @@ def render_compute(root: Path = paths.ROOT, preset: str = COMPUTE_PRESET) -> str
     return "\n".join(lines)
 
 
+AFTER_PRESET = "cpu_search_after"
+
+
+def render_after(root: Path = paths.ROOT) -> str:
+    """The methods block of the run that searches after some training."""
+    return render_methods(root, AFTER_PRESET)
+
+
 BLOCKS = {"claims": render_claims, "speed": render_speed, "methods": render_methods,
-          "budget": render_budget, "compute": render_compute}
+          "budget": render_budget, "compute": render_compute, "after": render_after}
 
 
 def update(text: str, root: Path = paths.ROOT) -> str:
