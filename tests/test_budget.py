@@ -112,22 +112,22 @@ def test_readme_blocks_follow_the_tables(run, tmp_path):
 
     import pandas as pd
 
-    from weedout import readme
+    from weedout import readme_beyond
     cfg, _ = run
-    assert readme.render_budget(tmp_path).startswith("No committed `cpu_budget` run yet")
-    assert readme.render_compute(tmp_path).startswith("No committed `cpu_pai` run yet")
+    assert readme_beyond.render_budget(tmp_path).startswith("No committed `cpu_budget` run yet")
+    assert readme_beyond.render_compute(tmp_path).startswith("No committed `cpu_pai` run yet")
     for preset, names in (("cpu_budget", ("variants.csv", "methods.csv", "run.json")),
                           ("cpu_pai", ("compute.csv", "run.json"))):
         (tmp_path / "results" / preset).mkdir(parents=True)
         for name in names:
             shutil.copy(cfg.results_path / name, tmp_path / "results" / preset / name)
-    row = next(ln for ln in readme.render_budget(tmp_path).splitlines()
+    row = next(ln for ln in readme_beyond.render_budget(tmp_path).splitlines()
                if "| score=error |" in ln).split("|")
     recs = _records(cfg).values()
     gap = sum(r["random_score"] - r["comparators"]["score=error"]["main_score"] for r in recs)
     assert row[6].strip() == f"{gap / len(recs):+.4f}"
     assert sum(int(x) for x in row[8].split("/")) == 2          # verdicts over the two levels
-    row = next(ln for ln in readme.render_compute(tmp_path).splitlines()
+    row = next(ln for ln in readme_beyond.render_compute(tmp_path).splitlines()
                if "| candidates=12 |" in ln).split("|")
     c = pd.read_csv(cfg.results_path / "compute.csv")
     c = c[c.method == "candidates=12"]

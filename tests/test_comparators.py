@@ -123,13 +123,13 @@ def test_readme_block_follows_the_methods_table(run, tmp_path):
     """Oracle: the README's mean Δ for a method equals the mean over levels of the paired
     differences computed here from accuracy.csv; its verdict counts add up to the levels."""
     import shutil
-    from weedout import readme
+    from weedout import readme_beyond
     cfg, acc = run
-    assert readme.render_methods(tmp_path).startswith("No committed `cpu_pai` run yet")
+    assert readme_beyond.render_methods(tmp_path).startswith("No committed `cpu_pai` run yet")
     (tmp_path / "results" / "cpu_pai").mkdir(parents=True)
     for name in ("methods.csv", "run.json"):
         shutil.copy(cfg.results_path / name, tmp_path / "results" / "cpu_pai" / name)
-    lines = readme.render_methods(tmp_path).splitlines()
+    lines = readme_beyond.render_methods(tmp_path).splitlines()
     row = next(ln for ln in lines if "| snip |" in ln).split("|")
     a = acc.set_index(["sparsity", "seed", "method"]).test_acc.unstack("method")
     a = a[a.index.get_level_values("sparsity") > 0]

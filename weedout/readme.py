@@ -7,6 +7,7 @@ rebuilt from files, never typed by hand:
               weedout vs random over the sparsity levels (verdicts, Holm-adjusted p), convergence
               (from results/<preset>/stats.csv, accuracy.csv and run.json)
     speed     the benchmark's naive-vs-engine ratios (from results/bench/*.json)
+    (these four, beyond the paper, are built in readme_beyond.py)
     methods   every comparator and control vs random (from results/cpu_pai/methods.csv)
     budget    search variants vs random (results/cpu_budget/variants.csv and methods.csv)
     compute   FLOPs and seconds of search and training per method (results/cpu_pai/compute.csv)
@@ -206,112 +207,16 @@ def render_speed(root: Path = paths.ROOT) -> str:
     return "\n".join(lines)
 
 
-METHODS_PRESET = "cpu_pai"
-
-
-def render_methods(root: Path = paths.ROOT, preset: str = METHODS_PRESET) -> str:
-    """Per dataset, model and method of the comparator run: verdicts vs random over the levels,
-    mean difference, smallest Holm p, the drop vs dense at 80% and the search cost."""
-    from . import comparison
-    folder = root / "results" / preset
-    if not (folder / "methods.csv").exists() or not (folder / "run.json").exists():
-        return f"No committed `{preset}` run yet (`python -m weedout --preset {preset}`)."
-    methods = pd.read_csv(folder / "methods.csv")
-    run = json.loads((folder / "run.json").read_text())
-    at = methods[(methods.sparsity - DROP_AT).abs() < 1e-9].set_index(["dataset", "model", "method"])
-    lines = [f"From {evidence(preset, run)}.", "",
-             "| dataset / model | method | equivalent | inconclusive | better | worse | mean Δ vs "
-             "random (pp) | smallest p (Holm) | drop vs dense at 80% (pp) | search cost: forward / "
-             "backward passes, MFLOPs, ms |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in comparison.summary(methods).itertuples(index=False):
-        key = (r.dataset, r.model, r.method)
-        drop = _pct(at.loc[key, "drop"]) if key in at.index else "n/a"
-        flops = "n/a" if math.isnan(r.flops) else f"{r.flops / 1e6:.1f}"
-        cost = ("–" if math.isnan(r.forward) else
-                f"{r.forward:.0f} / {r.backward:.0f}, {flops}, {1000 * r.seconds:.1f}")
-        lines.append(f"| {r.dataset} / {r.model} | {r.method} | {r.equivalent} | {r.inconclusive} "
-                     f"| {r.better} | {r.worse} | {_signed(100 * r.mean_diff, 2)} | "
-                     f"{_p(r.min_p_holm)} | {drop} | {cost} |")
-    return "\n".join(lines)
-
-
-BUDGET_PRESET = "cpu_budget"
-COMPUTE_PRESET = "cpu_pai"
-
-
-def _committed(root: Path, preset: str, *tables: str) -> tuple[Path, dict] | str:
-    folder = root / "results" / preset
-    if not all((folder / t).exists() for t in (*tables, "run.json")):
-        return f"No committed `{preset}` run yet (`python -m weedout --preset {preset}`)."
-    return folder, json.loads((folder / "run.json").read_text())
-
-
-def render_budget(root: Path = paths.ROOT, preset: str = BUDGET_PRESET) -> str:
-    """Per dataset, model and search setting: how far below the random control's loss its
-    winner lands, how often, and how its trained networks compare with random."""
-    from . import budget, comparison
-    got = _committed(root, preset, "variants.csv", "methods.csv")
-    if isinstance(got, str):
-        return got
-    folder, run = got
-    found = budget.summary(pd.read_csv(folder / "variants.csv")).sort_values(
-        ["dataset", "model", "candidates", "method"]).set_index(["dataset", "model", "method"])
-    verdicts = comparison.summary(pd.read_csv(folder / "methods.csv")).set_index(
-        ["dataset", "model", "method"])
-    lines = [f"From {evidence(preset, run)}.", "",
-             "| dataset / model | method | candidates | score | batch | loss below random's "
-             "(nats) | searches below random | equivalent / inconclusive / better / worse | mean Δ "
-             "accuracy vs random (pp) | smallest p (Holm) |",
-             "|---|---|---:|---|---:|---:|---:|---|---:|---:|"]
-    for key, r in found.iterrows():
-        if key[2] == "random":
-            continue
-        v = verdicts.loc[key] if key in verdicts.index else None
-        counts = ("n/a" if v is None else
-                  " / ".join(str(int(v[k])) for k in ("equivalent", "inconclusive", "better",
-                                                       "worse")))
-        lines.append(f"| {key[0]} / {key[1]} | {key[2]} | {r.candidates} | {r.score} | "
-                     f"{r.score_batch} | {_signed(r.loss_gain, 4)} | {_pct(r.below_random, 0)}% | "
-                     f"{counts} | {'n/a' if v is None else _signed(100 * v.mean_diff, 2)} | "
-                     f"{'n/a' if v is None else _p(v.min_p_holm)} |")
-    return "\n".join(lines)
-
-
-def render_compute(root: Path = paths.ROOT, preset: str = COMPUTE_PRESET) -> str:
-    """Per dataset, model and method: mean FLOPs and seconds of search and training per
-    network, the search's share of the FLOPs, and accuracy (means over levels and seeds)."""
-    from . import compute
-    got = _committed(root, preset, "compute.csv")
-    if isinstance(got, str):
-        return got
-    folder, run = got
-    table = pd.read_csv(folder / "compute.csv")
-    lines = [f"From {evidence(preset, run)}.", "",
-             "| dataset / model | method | search GFLOPs | training GFLOPs | search share of "
-             "FLOPs | search s | training s (stack share) | test accuracy (%) |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for r in compute.summary(table).itertuples(index=False):
-        lines.append(f"| {r.dataset} / {r.model} | {r.method} | {r.search_gflops:.4f} | "
-                     f"{r.train_gflops:.2f} | {_pct(r.search_share)}% | {r.search_seconds:.3f} | "
-                     f"{r.train_seconds:.2f} | {_pct(r.test_acc)} |")
-    return "\n".join(lines)
-
-
-AFTER_PRESET = "cpu_search_after"
-
-
-def render_after(root: Path = paths.ROOT) -> str:
-    """The methods block of the run that searches after some training."""
-    return render_methods(root, AFTER_PRESET)
-
-
-BLOCKS = {"claims": render_claims, "speed": render_speed, "methods": render_methods,
-          "budget": render_budget, "compute": render_compute, "after": render_after}
+def _blocks() -> dict:
+    from . import readme_beyond as beyond  # it formats with the helpers above
+    return {"claims": render_claims, "speed": render_speed, "methods": beyond.render_methods,
+            "budget": beyond.render_budget, "compute": beyond.render_compute,
+            "after": beyond.render_after}
 
 
 def update(text: str, root: Path = paths.ROOT) -> str:
     """README text with every generated block rebuilt; a missing marker is an error."""
-    for name, render in BLOCKS.items():
+    for name, render in _blocks().items():
         pattern = re.compile(rf"(<!-- generated:{name} -->\n)(?:.*?\n)?(<!-- /generated:{name} -->)", re.S)
         if not pattern.search(text):
             raise ValueError(f"README.md has no <!-- generated:{name} --> ... "
