@@ -116,10 +116,11 @@ def run_training(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
         levels = len(trials.groups("train", todo))
         with progress_bar(levels * cfg.epochs, "training") as bar:
             computed = execute(cfg, "train", todo, bar)
-        accuracy, curves = training_tables(cfg, store)
+        records = train_records(cfg, store)  # loaded once for all three tables
+        accuracy, curves = training_tables(cfg, store, records)
         write_csv(accuracy, outputs[0])
         write_csv(curves, outputs[1])
-        write_csv(compute.table(cost_table(cfg, store), train_records(cfg, store)), outputs[2])
+        write_csv(compute.table(cost_table(cfg, store), records), outputs[2])
         record_stage(cfg, "training", time.time() - t0, computed, store, "train",  # in the lock
                      changed=computed > 0 or file_digests(outputs) != before)
     return accuracy, curves

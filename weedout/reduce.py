@@ -72,9 +72,11 @@ def train_records(cfg: Config, store: Store) -> list[dict]:
     return out
 
 
-def training_tables(cfg: Config, store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+def training_tables(cfg: Config, store: Store,
+                    records: list[dict] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """accuracy.csv and curves.csv from the training records (`records`: already loaded)."""
     acc, cur = [], []
-    for rec in train_records(cfg, store):
+    for rec in (train_records(cfg, store) if records is None else records):
         for net in rec["networks"]:
             keys = {"dataset": rec["dataset"], "model": rec["model"], "sparsity": rec["sparsity"],
                     "method": net["method"], "seed": net["seed"]}
