@@ -29,7 +29,12 @@ def _dataset(name: str, root: str, device: str):
 def setup(cfg: Config, ds: str, model: str):
     provenance.configure_torch(config.device_of(cfg))  # also for callers that skip configure()
     dset = _dataset(ds, str(cfg.data_path), config.device_of(cfg))
-    arch = models.arch_for(model, dset.in_shape, dset.n_classes, cfg.mlp_widths, cfg.cnn_channels)
+    base, factor = config.parent_of(model)  # "mlp-x2": the mlp parent, twice as wide
+    mlp, cnn = cfg.mlp_widths, cfg.cnn_channels
+    if factor != 1:
+        mlp, cnn = ((config.parent_widths(mlp, factor), cnn) if base == "mlp"
+                    else (mlp, config.parent_widths(cnn, factor)))
+    arch = models.arch_for(base, dset.in_shape, dset.n_classes, mlp, cnn)
     return dset, arch
 
 

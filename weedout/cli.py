@@ -55,6 +55,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--models", type=_list, help="comma list of parents, e.g. mlp,cnn1d")
     p.add_argument("--sparsities", type=lambda t: [_number(x) for x in _list(t)],
                    help="comma list of node sparsities in [0, 1)")
+    p.add_argument("--widths", type=lambda t: [_number(x) for x in _list(t)],
+                   help="comma list of parent-width factors, e.g. 0.5,1,2 (a grid axis)")
     p.add_argument("--seeds", type=_seeds, help="a count n (seeds 0..n-1) or a comma list")
     p.add_argument("--candidates", type=_number, help="masks scored per sparsity and seed")
     p.add_argument("--epochs", type=_number, help="training epochs")

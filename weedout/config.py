@@ -56,6 +56,8 @@ class Config:
     # -- parents --
     mlp_widths: tuple[int, ...] = (256, 256)  # hidden nodes per layer of the MLP parent
     cnn_channels: tuple[int, ...] = (32, 64)  # channels (= nodes) per conv block of the CNNs
+    widths: tuple[float, ...] = ()            # parent-width factors, a grid axis (`cells`):
+    #                                           () = the parent above only, as the paper
     # -- training: identical for every method --
     epochs: int = 3
     batch_size: int = 64
@@ -70,8 +72,9 @@ class Config:
     equivalence_margin: float = 0.01          # TOST margin, absolute test accuracy (1 point)
 
     # Fields that only select trials or say where to run: they never change a trial's numbers.
-    UNHASHED = ("preset", "datasets", "models", "sparsities", "seeds", "device", "data_root",
-                "results_dir", "figures_dir", "equivalence_margin")
+    # `widths` too: a factor is part of its cell's model name ("mlp-x2"), so of every record key.
+    UNHASHED = ("preset", "datasets", "models", "sparsities", "seeds", "widths", "device",
+                "data_root", "results_dir", "figures_dir", "equivalence_margin")
 
     @property
     def results_path(self) -> Path:
@@ -146,9 +149,17 @@ PRESETS["cpu_search_after"] = dataclasses.replace(
     PRESETS["cpu"], preset="cpu_search_after", models=("mlp",), search_after=3,
     comparators=("magnitude", "magnitude_inverted", "snip"))
 
+# The paper's future work, "the degree of overparameterization": the cpu grid's MLP cells from
+# parents of 32 to 512 nodes per layer (factors of 256-256). The levels 0.5, 0.75 and 0.875 carve
+# networks of one size out of parents of two, four and eight times that size; 0.8 and 0.9 locate
+# the paper's "about 15% drop at 80% sparsity". Factor 1 is the cpu preset's parent (same seeds).
+PRESETS["cpu_widths"] = dataclasses.replace(
+    PRESETS["cpu"], preset="cpu_widths", models=("mlp",), widths=(0.125, 0.25, 0.5, 1, 2),
+    sparsities=(0.5, 0.75, 0.8, 0.875, 0.9))
+
 # Notebook/CLI parameter name -> Config field.
 PARAMETERS = {"DATASETS": "datasets", "MODELS": "models", "SPARSITIES": "sparsities",
-              "SEEDS": "seeds", "CANDIDATES": "candidates", "EPOCHS": "epochs",
+              "SEEDS": "seeds", "WIDTHS": "widths", "CANDIDATES": "candidates", "EPOCHS": "epochs",
               "DEVICE": "device", "DATA_ROOT": "data_root", "RESULTS_DIR": "results_dir",
               "FIGURES_DIR": "figures_dir"}
 
@@ -215,6 +226,42 @@ def _seeds(value) -> tuple[int, ...]:
     return tuple(value)
 
 
+def _widths(value) -> tuple[float, ...]:
+    items = [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    if not isinstance(items, (list, tuple)):
+        raise _bad("WIDTHS", value, "a list of parent-width factors > 0 (e.g. [0.5, 1, 2]); "
+                   "[] for the preset's parent only")
+    for w in items:
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not (0 < w < math.inf):
+            raise _bad("WIDTHS", w, "each factor must be a number > 0 (1: the preset's parent)")
+    out = tuple(float(w) for w in items)
+    if len(set(out)) != len(out):
+        raise _bad("WIDTHS", value, "factors must not repeat")
+    return tuple(sorted(out))
+
+
+def parent_widths(widths: tuple[int, ...], factor: float) -> tuple[int, ...]:
+    """The layer widths of a parent `factor` times as wide; ValueError (naming WIDTHS) unless
+    every layer gets a whole number of nodes (0.3 x 32 channels would not)."""
+    out = tuple(round(w * factor) for w in widths)
+    if any(abs(n - w * factor) > 1e-9 or n < 1 for n, w in zip(out, widths)):
+        raise _bad("WIDTHS", factor, f"a factor that gives every layer of {list(widths)} a whole "
+                   "number (>= 1) of nodes")
+    return out
+
+
+def width_model(model: str, factor: float) -> str:
+    """A cell's model name: "mlp" for factor 1 (the preset's own parent, its records and seeds
+    too), else "mlp-x2", "mlp-x0.125"; the name keys the records, seeds and statistics."""
+    return model if factor == 1 else f"{model}-x{factor:g}"
+
+
+def parent_of(model: str) -> tuple[str, float]:
+    """("mlp", 2.0) of "mlp-x2": the base model and the width factor of a cell's model name."""
+    base, sep, factor = model.partition("-x")
+    return (base, float(factor)) if sep else (model, 1.0)
+
+
 def _path(name: str, value):
     # "" would resolve to the repository root itself; a path naming an existing file would
     # only fail when the stage that writes there starts (04_figures: after the whole run).
@@ -277,6 +324,8 @@ def resolve(PRESET: str | None = None, **params) -> Config:
         changes["sparsities"] = _sparsities(given["SPARSITIES"])
     if "SEEDS" in given:
         changes["seeds"] = _seeds(given["SEEDS"])
+    if "WIDTHS" in given:
+        changes["widths"] = _widths(given["WIDTHS"])
     for key in ("CANDIDATES", "EPOCHS"):
         if key in given:
             changes[PARAMETERS[key]] = _count(key, given[key])
@@ -290,7 +339,9 @@ def resolve(PRESET: str | None = None, **params) -> Config:
     cfg = dataclasses.replace(base, **changes)
     # Every (dataset, model) pair must make sense; a model list applies to every dataset.
     for ds, model in cells(cfg):
-        data.check_model(ds, model)
+        base, factor = parent_of(model)
+        data.check_model(ds, base)
+        parent_widths(cfg.mlp_widths if base == "mlp" else cfg.cnn_channels, factor)
     if cfg.strategy not in search.STRATEGIES:
         raise _bad("strategy", cfg.strategy, f"one of {list(search.STRATEGIES)}")
     for name in cfg.comparators:
@@ -351,10 +402,12 @@ def load_plugins() -> None:
 
 
 def cells(cfg: Config) -> list[tuple[str, str]]:
-    """The (dataset, model) pairs of a run: MODELS if given, else each dataset's defaults."""
+    """The (dataset, model) pairs of a run: MODELS if given, else each dataset's defaults; with
+    WIDTHS, one cell per model and width factor (`width_model`: "mlp-x0.5", "mlp", "mlp-x2")."""
     from . import data
-    return [(ds, m) for ds in cfg.datasets
-            for m in (cfg.models if cfg.models is not None else data.DATASETS[ds].models)]
+    return [(ds, width_model(m, w)) for ds in cfg.datasets
+            for m in (cfg.models if cfg.models is not None else data.DATASETS[ds].models)
+            for w in (cfg.widths or (1,))]
 
 
 def device_of(cfg: Config) -> str:

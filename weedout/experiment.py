@@ -17,7 +17,7 @@ import time
 
 import pandas as pd
 
-from . import budget, compute, config, data, provenance, trials
+from . import budget, compute, config, data, overparam, provenance, trials
 from .cells import cell_networks, search_trials, train_trials
 from .config import Config
 from .reduce import (cost_table, search_records, search_table, trained_methods, train_records,
@@ -48,6 +48,11 @@ def progress_bar(total: int, desc: str):
     from tqdm.auto import tqdm
     with tqdm(total=total, desc=desc, leave=False) as bar:
         yield bar
+
+
+def _write(cfg: Config, df: pd.DataFrame, path) -> None:
+    """Every table of a stage, with `width` and `parent` columns in a run with WIDTHS."""
+    write_csv(overparam.tag(cfg, df), path)
 
 
 def run_all(cfg: Config) -> pd.DataFrame:
@@ -87,11 +92,11 @@ def run_search(cfg: Config) -> pd.DataFrame:
         with progress_bar(len(todo), "search") as bar:
             computed = execute(cfg, "search", todo, bar)
         table = search_table(cfg, store)
-        write_csv(table, cfg.results_path / "search.csv")
+        _write(cfg, table, cfg.results_path / "search.csv")
         if trained_methods(cfg):
-            write_csv(cost_table(cfg, store), cfg.results_path / "cost.csv")
+            _write(cfg, cost_table(cfg, store), cfg.results_path / "cost.csv")
         if cfg.variants:
-            write_csv(budget.table(cfg, search_records(cfg, store)),
+            _write(cfg, budget.table(cfg, search_records(cfg, store)),
                       cfg.results_path / "variants.csv")
         record_stage(cfg, "search", time.time() - t0, computed, store, "search",  # in the lock
                      changed=computed > 0 or file_digests(outputs) != before)
@@ -118,9 +123,9 @@ def run_training(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
             computed = execute(cfg, "train", todo, bar)
         records = train_records(cfg, store)  # loaded once for all three tables
         accuracy, curves = training_tables(cfg, store, records)
-        write_csv(accuracy, outputs[0])
-        write_csv(curves, outputs[1])
-        write_csv(compute.table(cost_table(cfg, store), records), outputs[2])
+        _write(cfg, accuracy, outputs[0])
+        _write(cfg, curves, outputs[1])
+        _write(cfg, compute.table(cost_table(cfg, store), records), outputs[2])
         record_stage(cfg, "training", time.time() - t0, computed, store, "train",  # in the lock
                      changed=computed > 0 or file_digests(outputs) != before)
     return accuracy, curves
@@ -132,16 +137,21 @@ def run_analysis(cfg: Config) -> pd.DataFrame:
     t0 = time.time()
     out = [cfg.results_path / "stats.csv"] + ([cfg.results_path / "methods.csv"]
                                               if trained_methods(cfg) else [])
+    out += [cfg.results_path / f"{n}.csv" for n in ("widths", "pools") if cfg.widths]
     with exclusive(cfg.results_path):  # refuse a second process, as the other stages do
         accuracy = read_table(cfg, "accuracy.csv", "notebooks/02_training")
         table = stats.compute_stats(accuracy, read_table(cfg, "curves.csv", "notebooks/02_training"),
                                     margin=cfg.equivalence_margin)
         before = file_digests(out)
-        write_csv(table, out[0])
+        _write(cfg, table, out[0])
         if trained_methods(cfg):  # every comparator and control vs random (weedout.comparison)
-            write_csv(comparison.compare_methods(
+            _write(cfg, comparison.compare_methods(
                 accuracy, read_table(cfg, "cost.csv", "notebooks/01_search"),
                 margin=cfg.equivalence_margin), out[1])
+        if cfg.widths:  # the overparameterization views (weedout.overparam)
+            widths = overparam.table(cfg, table, accuracy)
+            write_csv(widths, out[-2])
+            write_csv(overparam.pool_tests(cfg, widths, accuracy), out[-1])
         record_stage(cfg, "analysis", time.time() - t0, 0, changed=file_digests(out) != before)
     return table
 
@@ -171,6 +181,22 @@ def budget_summary(cfg: Config) -> pd.DataFrame | None:
     if not cfg.variants:
         return None
     return budget.summary(read_table(cfg, "variants.csv", "notebooks/01_search"))
+
+
+def widths_summary(cfg: Config, level: float = 0.8) -> pd.DataFrame | None:
+    """Per dataset x parent width of a run with WIDTHS: accuracy and random's drop versus dense
+    at `level` (`weedout.overparam.summary`); None without a widths axis."""
+    if not cfg.widths:
+        return None
+    return overparam.summary(read_table(cfg, "widths.csv", "notebooks/03_analysis"), level)
+
+
+def pool_summary(cfg: Config) -> pd.DataFrame | None:
+    """pools.csv of a run with WIDTHS (the same final network from the widest vs the narrowest
+    parent, `weedout.overparam.pool_tests`); None without a widths axis."""
+    if not cfg.widths:
+        return None
+    return read_table(cfg, "pools.csv", "notebooks/03_analysis")
 
 
 def compute_summary(cfg: Config) -> pd.DataFrame | None:
@@ -205,6 +231,9 @@ def run_figures(cfg: Config, show: bool = False) -> list:
         if cfg.variants:
             figures["budget"] = budget.plot(
                 read_table(cfg, "variants.csv", "notebooks/01_search"), methods, stats_df)
+        if cfg.widths:
+            figures["overparam"] = overparam.plot(
+                read_table(cfg, "widths.csv", "notebooks/03_analysis"))
         if (compute_table := _compute(cfg)) is not None:
             figures["compute"] = compute.plot(compute_table)
         outputs = [cfg.figures_path / f"{name}.{ext}" for name in figures for ext in ("png", "pdf")]

@@ -271,7 +271,8 @@ def run_json(cfg) -> dict:
 # The stage whose run.json entry says which config wrote each table.
 _STAGE_OF = {"search.csv": "search", "cost.csv": "search", "variants.csv": "search",
              "accuracy.csv": "training", "curves.csv": "training", "compute.csv": "training",
-             "stats.csv": "analysis", "methods.csv": "analysis"}
+             "stats.csv": "analysis", "methods.csv": "analysis", "widths.csv": "analysis",
+             "pools.csv": "analysis"}
 
 
 def _shown(path: Path) -> str:
