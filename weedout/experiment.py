@@ -196,7 +196,10 @@ def pool_summary(cfg: Config) -> pd.DataFrame | None:
     parent, `weedout.overparam.pool_tests`); None without a widths axis."""
     if not cfg.widths:
         return None
-    return read_table(cfg, "pools.csv", "notebooks/03_analysis")
+    pools = read_table(cfg, "pools.csv", "notebooks/03_analysis")
+    return pools[["dataset", "base", "kept", "method", "small_parent", "large_parent",
+                  "mean_small", "mean_large", "diff_mean", "diff_ci_low", "diff_ci_high",
+                  "p_holm", "verdict"]] if len(pools) else pools
 
 
 def compute_summary(cfg: Config) -> pd.DataFrame | None:

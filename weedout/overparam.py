@@ -52,7 +52,7 @@ def table(cfg, stats_df: pd.DataFrame, accuracy: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "dataset": s.dataset, "base": s.model.map(lambda m: config.parent_of(m)[0]),
         "width": s.width, "parent": s.parent,
-        "parent_nodes": s.model.map(lambda m: sum(parent(cfg, m))),
+        "parent_nodes": s.model.map(lambda m: parent(cfg, m)[0]),  # first hidden layer
         "sparsity": s.sparsity, "node_sparsity": s.node_sparsity, "kept": s.kept,
         "kept_nodes": s.kept.map(_nodes),
         "dense": pts("mean_dense"), "weedout": pts("mean_weedout"), "random": pts("mean_random"),
@@ -126,16 +126,17 @@ def summary(widths_table: pd.DataFrame, level: float = 0.8, drop: float = 15.0) 
 
 
 def plot(widths_table: pd.DataFrame):
-    """Per dataset, two panels over the parent's hidden nodes (log scale): left, random's drop
+    """Per dataset, two panels over the parent's nodes per layer (log scale): left, random's drop
     versus the dense parent at each sparsity (the dotted line: 15 points); right, trained
     accuracy of networks of one final size (one colour per size) carved from parents of
     increasing width, weedout solid and random dashed, with 95% CIs of the mean over seeds."""
+    from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter
 
     from . import plotting
     t = widths_table
     cells = sorted(t[["dataset", "base"]].drop_duplicates().itertuples(index=False, name=None))
-    fig, axes = plotting._grid(len(cells), 2, w=5.0, h=3.5)
+    fig, axes = plotting._grid(len(cells), 2, w=5.4, h=3.6)
     cmap = plotting.plt.get_cmap("viridis")
     levels = sorted(t.sparsity.unique())
     for row, (ds, base) in enumerate(cells):
@@ -151,20 +152,24 @@ def plot(widths_table: pd.DataFrame):
         ax.legend(title="sparsity", fontsize=7.5, title_fontsize=8)
         ax = axes[row, 1]
         sizes = [k for k, g in c.groupby("kept") if g.width.nunique() >= 2]
+        handles = []
         for i, k in enumerate(sorted(sizes, key=_nodes)):
             g = c[c.kept == k].sort_values("parent_nodes")
             color = plotting.plt.get_cmap("tab10")(i % 10)
             for method, ls in (("weedout", "-"), ("random", "--")):
                 err = [g[method] - g[f"{method}_low"], g[f"{method}_high"] - g[method]]
                 ax.errorbar(g.parent_nodes * (1.03 if method == "random" else 1), g[method],
-                            yerr=err, ls=ls, marker="o", ms=4, color=color, capsize=2, lw=1.2,
-                            label=f"{k} {method}")
-        ax.set_ylabel("test accuracy (%)")
+                            yerr=err, ls=ls, marker="o", ms=4, color=color, capsize=2, lw=1.2)
+            handles.append(Line2D([], [], color=color, marker="o", ms=4, label=k))
+        handles += [Line2D([], [], color="black", ls=ls, label=m)
+                    for m, ls in (("weedout", "-"), ("random", "--"))]
+        ax.set_ylabel("test accuracy (%, 95% CI)")
         ax.set_title(f"{ds} · {base}: same final network", fontsize=10.5)
-        ax.legend(fontsize=7, ncol=2, title="kept nodes per layer", title_fontsize=8)
+        ax.legend(handles=handles, fontsize=7.5, title="kept nodes per layer",
+                  title_fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
         for ax in axes[row]:
             ax.set_xscale("log", base=2)
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.set_xlabel("parent hidden nodes (all layers)")
+            ax.set_xlabel("parent nodes per layer")
     fig.suptitle("Degree of overparameterization: parents of increasing width", fontsize=11.5)
     return fig

@@ -211,7 +211,7 @@ def _blocks() -> dict:
     from . import readme_beyond as beyond  # it formats with the helpers above
     return {"claims": render_claims, "speed": render_speed, "methods": beyond.render_methods,
             "budget": beyond.render_budget, "compute": beyond.render_compute,
-            "after": beyond.render_after}
+            "after": beyond.render_after, "widths": beyond.render_widths}
 
 
 def update(text: str, root: Path = paths.ROOT) -> str:

@@ -108,6 +108,84 @@ def render_compute(root: Path = paths.ROOT, preset: str = COMPUTE_PRESET) -> str
 AFTER_PRESET = "cpu_search_after"
 
 
+AFTER_LEVELS = (0.5, 0.8, 0.9)
+
+
 def render_after(root: Path = paths.ROOT) -> str:
-    """The methods block of the run that searches after some training."""
-    return render_methods(root, AFTER_PRESET)
+    """The methods block of the run that searches after some training, then the head start:
+    the winner's score below the median candidate's (at initialisation in `cpu`, after the
+    parent's first epochs here) and each method's accuracy lead over random one epoch after
+    the cut and at the end (`weedout.headstart`)."""
+    from . import headstart
+    got = _committed(root, AFTER_PRESET, "search.csv", "curves.csv")
+    if isinstance(got, str):
+        return got
+    folder, run = got
+    k, last = run["config"]["search_after"], run["config"]["epochs"]
+    gap = headstart.search_gap(pd.read_csv(folder / "search.csv"))
+    at_init = (root / "results" / "cpu" / "search.csv")
+    init = headstart.search_gap(pd.read_csv(at_init)) if at_init.exists() else gap.iloc[:0]
+    lead = headstart.gap_by_epoch(pd.read_csv(folder / "curves.csv"), (k + 1, last))
+    methods = [m for m in run["config"]["comparators"] if not m.endswith("_inverted")]
+    keys = ["dataset", "model", "sparsity"]
+    gap, init = gap.set_index(keys), init.set_index(keys)
+    lead = lead.set_index(keys + ["epoch", "method"])["diff"]
+    names = " / ".join(["weedout", *methods])
+    lines = [render_methods(root, AFTER_PRESET), "",
+             f"The head start (`weedout/headstart.py`): the winner's loss below the median "
+             f"candidate's (nats; at initialisation from `cpu`, after {k} epochs from this run), "
+             f"and the accuracy lead over random ({names}, pp, mean over seeds) one epoch after "
+             f"the cut and at the end:", "",
+             f"| dataset / model | sparsity | loss below median: at init / after {k} epochs | "
+             f"lead at epoch {k + 1} | lead at epoch {last} |", "|---|---:|---:|---:|---:|"]
+    for key in gap.index:
+        if not any(abs(key[2] - s) < 1e-9 for s in AFTER_LEVELS):
+            continue
+        before = f"{init.loc[key, 'gap']:.4f}" if key in init.index else "n/a"
+        leads = [" / ".join(_signed(lead.get((*key, e, m), math.nan), 1)
+                            for m in ("weedout", *methods)) for e in (k + 1, last)]
+        lines.append(f"| {key[0]} / {key[1]} | {_pct(key[2], 0)}% | {before} / "
+                     f"{gap.loc[key, 'gap']:.4f} | {leads[0]} | {leads[1]} |")
+    return "\n".join(lines)
+
+
+WIDTHS_PRESET = "cpu_widths"
+
+
+def render_widths(root: Path = paths.ROOT, preset: str = WIDTHS_PRESET) -> str:
+    """Per dataset and parent width: dense accuracy, random's drop at every level, and weedout
+    vs random over the levels; then, per final network size carved from several parents, the
+    widest parent's network minus the narrowest's (`weedout.overparam`)."""
+    got = _committed(root, preset, "widths.csv", "pools.csv")
+    if isinstance(got, str):
+        return got
+    folder, run = got
+    t, pools = pd.read_csv(folder / "widths.csv"), pd.read_csv(folder / "pools.csv")
+    levels = sorted(t.sparsity.unique())
+    head = " / ".join(f"{100 * s:g}%" for s in levels)
+    lines = [f"From {evidence(preset, run)}.", "",
+             f"| dataset / model | parent (nodes per layer) | dense (%) | random's drop vs dense at "
+             f"{head} (pp) | weedout vs random: equivalent / inconclusive / better / worse | "
+             "mean Δ (pp) | smallest p (Holm) |", "|---|---|---:|---:|---|---:|---:|"]
+    for (ds, base, width), g in t.groupby(["dataset", "base", "width"], sort=True):
+        g = g.sort_values("sparsity")
+        counts = [int((g.verdict == v).sum()) for v in ("equivalent", "inconclusive")] + \
+                 [int((g.verdict == f"weedout {v}").sum()) for v in ("better", "worse")]
+        lines.append(f"| {ds} / {base} | {g.parent.iloc[0]} | {g.dense.iloc[0]:.1f} | "
+                     f"{' / '.join(f'{d:.1f}' for d in g.drop_random)} | "
+                     f"{' / '.join(map(str, counts))} | {_signed(g['diff'].mean(), 2)} | "
+                     f"{_p(g.p_holm.min())} |")
+    lines += ["", "The same final network from the widest and the narrowest parent that carve it "
+              "(pp, paired by seed, 95% CI; Holm over the sizes of a dataset and method):", "",
+              "| dataset / model | kept per layer | parents (nodes per layer) | weedout: widest − "
+              "narrowest | verdict | random: widest − narrowest | verdict |",
+              "|---|---|---|---:|---|---:|---|"]
+    pools = pools.assign(nodes=pools.kept.map(lambda k: sum(map(int, k.split("-")))))
+    for (ds, base, _, kept), g in pools.groupby(["dataset", "base", "nodes", "kept"], sort=True):
+        r = g.set_index("method")
+        cells = [f"{_signed(r.loc[m, 'diff_mean'], 2)} ({r.loc[m, 'diff_ci_low']:+.2f} … "
+                 f"{r.loc[m, 'diff_ci_high']:+.2f}) | {r.loc[m, 'verdict']} (p {_p(r.loc[m, 'p_holm'])})"
+                 for m in ("weedout", "random")]
+        lines.append(f"| {ds} / {base} | {kept} | {r.small_parent.iloc[0]} → "
+                     f"{r.large_parent.iloc[0]} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
