@@ -7,11 +7,14 @@ rebuilt from files, never typed by hand:
               weedout vs random over the sparsity levels (verdicts, Holm-adjusted p), convergence
               (from results/<preset>/stats.csv, accuracy.csv and run.json)
     speed     the benchmark's naive-vs-engine ratios (from results/bench/*.json)
-    (these four, beyond the paper, are built in readme_beyond.py)
+    (these, beyond the paper, are built in readme_beyond.py)
     methods   every comparator and control vs random (from results/cpu_pai/methods.csv)
     budget    search variants vs random (results/cpu_budget/variants.csv and methods.csv)
     compute   FLOPs and seconds of search and training per method (results/cpu_pai/compute.csv)
-    after     the methods block of cpu_search_after (searched after 3 of 30 epochs)
+    after     the methods block of cpu_search_after (searched after 3 of 30 epochs) and the
+              head start of its networks (search.csv and curves.csv, weedout.headstart)
+    widths    per parent width: drops and weedout vs random; the same final network from the
+              widest vs the narrowest parent (results/cpu_widths/widths.csv and pools.csv)
 
     python -m weedout.readme            rewrite the blocks in README.md
     python -m weedout.readme --check    exit 1 and show what would change (a test runs this)
