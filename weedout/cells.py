@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from . import compute, config, data, masks, models, provenance, search
+from . import compute, config, data, masks, models, provenance, search, structure
 from .config import Config, derive_seed
 from .reduce import CURVE_COLUMNS, search_record
 from .results import MissingStageError, Store
@@ -87,14 +87,18 @@ def search_trials(cfg: Config, todo: list, save, bar) -> None:
         def searched(name: str, s: float, *stream, budget=cfg.candidates, scoring=(x, y, score)):
             g = torch.Generator().manual_seed(derive_seed(seed, *stream, ds, model, s))
             (sx, sy, sscore) = scoring
-            ctx = search.context(arch, parent, sx, sy, s, budget, g, sscore)
+            ctx = search.context(arch, parent, sx, sy, s, budget, g, sscore, kept=level_kept(s))
             ctx.evaluate = score   # what saliency methods and variants report: the main score
             return search.run(search.STRATEGIES[name], ctx)
+
+        def level_kept(s: float):  # None for the paper's local structure (the old code path)
+            return (None if cfg.structure == "local"
+                    else structure.kept(arch, s, cfg.structure, cfg.layer_density))
 
         for s in [s for d, m, s, sd in todo if (d, m, sd) == (ds, model, seed)]:
             found, cost = searched(cfg.strategy, s, "search")
             control = masks.sample(arch.widths, s, 1, torch.Generator().manual_seed(
-                derive_seed(seed, "random", ds, model, s)))
+                derive_seed(seed, "random", ds, model, s)), level_kept(s))
             others = {}
             for name in cfg.comparators:  # each its own stream: adding one changes no other
                 res, c = searched(name, s, "search", name)

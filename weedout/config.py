@@ -49,6 +49,9 @@ class Config:
     score: str = "loss"                       # "loss": CE of the masked untrained net; "error"
     score_batch: int = 512                    # size of the fixed scoring batch (training split)
     search_after: int = 0                     # epochs the dense parent trains before the search
+    structure: str = "local"                  # node budget over the layers (weedout.structure)
+    layer_density: tuple[float, ...] = ()     # nonuniform: relative density per hidden layer
+    #                                           (() = the ERK-style rule)
     # -- beside the search: more methods on the same parents, seeds and levels (method = name) --
     comparators: tuple[str, ...] = ()         # more keys of STRATEGIES, e.g. ("snip", "grasp")
     controls: tuple[str, ...] = ()            # from CONTROLS: "scratch", "rescaled"
@@ -156,6 +159,11 @@ PRESETS["cpu_search_after"] = dataclasses.replace(
 PRESETS["cpu_widths"] = dataclasses.replace(
     PRESETS["cpu"], preset="cpu_widths", models=("mlp",), widths=(0.125, 0.25, 0.5, 1, 2),
     sparsities=(0.5, 0.75, 0.8, 0.875, 0.9))
+
+# The paper's future work, "non-uniform sparsity": the cpu grid with each level's node budget
+# (the same total as local) spread over the layers by the ERK-style rule of weedout.structure.
+PRESETS["cpu_structure"] = dataclasses.replace(PRESETS["cpu"], preset="cpu_structure",
+                                               structure="nonuniform")
 
 # Notebook/CLI parameter name -> Config field.
 PARAMETERS = {"DATASETS": "datasets", "MODELS": "models", "SPARSITIES": "sparsities",
@@ -353,6 +361,7 @@ def resolve(PRESET: str | None = None, **params) -> Config:
     for name in cfg.controls:
         if name not in CONTROLS or cfg.controls.count(name) > 1:
             raise _bad("controls", name, f"each one of {list(CONTROLS)}, not repeated")
+    _structure(cfg)
     if cfg.score not in SCORES:
         raise _bad("score", cfg.score, f"one of {list(SCORES)}")
     if not _is_int(cfg.search_after) or not 0 <= cfg.search_after < cfg.epochs:
@@ -371,6 +380,21 @@ def resolve(PRESET: str | None = None, **params) -> Config:
         if not torch.cuda.is_available():
             raise _bad("DEVICE", "cuda", "'auto' or 'cpu': torch sees no CUDA device here")
     return cfg
+
+
+def _structure(cfg: Config) -> None:
+    from . import structure
+    if cfg.structure not in structure.STRUCTURES:
+        raise _bad("structure", cfg.structure, f"one of {list(structure.STRUCTURES)}")
+    if cfg.layer_density and cfg.structure != "nonuniform":
+        raise _bad("layer_density", cfg.layer_density, "() unless structure='nonuniform'")
+    for ds, model in cells(cfg):
+        layers = len(cfg.mlp_widths if parent_of(model)[0] == "mlp" else cfg.cnn_channels)
+        d = cfg.layer_density
+        if d and (len(d) != layers or not all(isinstance(v, (int, float)) and not
+                                               isinstance(v, bool) and 0 < v < math.inf for v in d)):
+            raise _bad("layer_density", d, f"one positive number per hidden layer ({layers} for "
+                       f"{model}), or () for the ERK-style rule")
 
 
 def variant(name: str) -> tuple[str, int | str]:

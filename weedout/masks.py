@@ -29,14 +29,16 @@ def kept_widths(widths: tuple[int, ...], sparsity: float) -> tuple[int, ...]:
     return tuple(kept_nodes(w, sparsity) for w in widths)
 
 
-def sample(widths: tuple[int, ...], sparsity: float, n: int, generator: torch.Generator) -> Keep:
-    """n masks drawn uniformly among all exact-count subsets (per layer), on the CPU.
+def sample(widths: tuple[int, ...], sparsity: float, n: int, generator: torch.Generator,
+           kept: tuple[int, ...] | None = None) -> Keep:
+    """n masks drawn uniformly among all exact-count subsets (per layer), on the CPU; `kept`:
+    the kept widths if not the level's local ones (`weedout.structure`).
 
     The argsort of i.i.d. uniforms is a uniform random permutation; its first k entries are a
     uniform k-subset. Drawn on the CPU generator so the masks are the same on every device.
     """
     keep = []
-    for w, k in zip(widths, kept_widths(widths, sparsity)):
+    for w, k in zip(widths, kept or kept_widths(widths, sparsity)):
         order = torch.rand(n, w, generator=generator).argsort(dim=1)
         keep.append(order[:, :k].sort(dim=1).values)
     return keep

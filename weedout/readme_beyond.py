@@ -176,15 +176,20 @@ def render_widths(root: Path = paths.ROOT, preset: str = WIDTHS_PRESET) -> str:
                      f"{' / '.join(map(str, counts))} | {_signed(g['diff'].mean(), 2)} | "
                      f"{_p(g.p_holm.min())} |")
     lines += ["", "The same final network from the widest and the narrowest parent that carve it "
-              "(pp, paired by seed, 95% CI; Holm over the sizes of a dataset and method):", "",
+              "(pp, paired by seed, 95% CI; verdict at ±1 point with the Holm-adjusted p of its test, "
+              "TOST for equivalent, else the paired t-test; Holm over the sizes of a dataset and "
+              "method):", "",
               "| dataset / model | kept per layer | parents (nodes per layer) | weedout: widest − "
               "narrowest | verdict | random: widest − narrowest | verdict |",
               "|---|---|---|---:|---|---:|---|"]
     pools = pools.assign(nodes=pools.kept.map(lambda k: sum(map(int, k.split("-")))))
     for (ds, base, _, kept), g in pools.groupby(["dataset", "base", "nodes", "kept"], sort=True):
         r = g.set_index("method")
+        # the p of the test behind the verdict: TOST for "equivalent", else the paired t-test
+        p_of = lambda m: r.loc[m, "tost_p_holm" if r.loc[m, "verdict"] == "equivalent"  # noqa: E731
+                               else "p_holm"]
         cells = [f"{_signed(r.loc[m, 'diff_mean'], 2)} ({r.loc[m, 'diff_ci_low']:+.2f} … "
-                 f"{r.loc[m, 'diff_ci_high']:+.2f}) | {r.loc[m, 'verdict']} (p {_p(r.loc[m, 'p_holm'])})"
+                 f"{r.loc[m, 'diff_ci_high']:+.2f}) | {r.loc[m, 'verdict']} ({_p(p_of(m))})"
                  for m in ("weedout", "random")]
         lines.append(f"| {ds} / {base} | {kept} | {r.small_parent.iloc[0]} → "
                      f"{r.large_parent.iloc[0]} | {cells[0]} | {cells[1]} |")

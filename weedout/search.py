@@ -114,18 +114,23 @@ class SearchContext:
     score: Callable[[Keep], torch.Tensor]
     evaluate: Callable[[Keep], torch.Tensor]   # the same score, not counted as search cost
     cost: dict = field(default_factory=lambda: {"forward": 0, "backward": 0, "flops": 0})
+    widths_kept: tuple[int, ...] | None = None  # the level's kept widths; None: local structure
 
     @property
     def kept(self) -> tuple[int, ...]:
-        return masks.kept_widths(self.arch.widths, self.sparsity)
+        """Kept nodes per hidden layer of every mask of this level (`weedout.structure`)."""
+        return self.widths_kept or masks.kept_widths(self.arch.widths, self.sparsity)
 
 
 def context(arch, parent, x, y, sparsity: float, budget: int, generator: torch.Generator,
-            score: Callable[[Keep], torch.Tensor]) -> SearchContext:
-    """A SearchContext whose score counts one forward pass per mask scored, and its FLOPs."""
+            score: Callable[[Keep], torch.Tensor], kept: tuple[int, ...] | None = None
+            ) -> SearchContext:
+    """A SearchContext whose score counts one forward pass per mask scored, and its FLOPs;
+    `kept`: the level's kept widths where the structure is not local."""
     compute.warm()  # before search.run starts its clock
     ctx = SearchContext(arch, parent, x, y, sparsity, budget, generator,
-                        lambda n: masks.sample(arch.widths, sparsity, n, generator), score, score)
+                        lambda n: masks.sample(arch.widths, sparsity, n, generator, kept),
+                        score, score, widths_kept=kept)
 
     def counted(keep: Keep) -> torch.Tensor:
         ctx.cost["forward"] += keep[0].shape[0]

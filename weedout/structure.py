@@ -1,0 +1,112 @@
+"""How a level's node budget is spread over the hidden layers (`Config.structure`).
+
+- `local` (the paper): every hidden layer keeps the same fraction, k_l = round((1 - s) w_l).
+- `nonuniform`: the same total of kept hidden nodes as `local` (so the same overall node
+  sparsity), spread over the layers by a fixed per-layer density vector: `Config.layer_density`
+  if given (relative densities, one per hidden layer), else an ERK-style rule. ERK (Evci et al.
+  2020) gives a weight matrix density proportional to (n_in + n_out) / (n_in n_out); at node
+  level a hidden layer sits between its fan-in (inputs of its nodes) and its fan-out (nodes of
+  the next layer, or the classes), so its density is proportional to 1/fan_in + 1/fan_out
+  (a conv layer's fan-in and fan-out count kernel taps): layers next to small layers keep more.
+Every mask of a level still has the same kept widths, so candidates are scored and networks
+trained stacked exactly as in `local`; only the widths differ. The random control and every
+comparator of a run use the run's structure.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from . import masks, stats
+from .models import KERNEL, Arch
+
+STRUCTURES = ("local", "nonuniform")
+
+
+def erk_density(arch: Arch) -> tuple[float, ...]:
+    """Relative node density per hidden layer: 1/fan_in + 1/fan_out (see the module doc)."""
+    taps = KERNEL.get(arch.kind, 1) ** (len(arch.in_shape) - 1) if arch.conv else 1
+    fan_in = [(arch.in_shape[0] * taps) if arch.conv else math.prod(arch.in_shape)]
+    fan_in += [w * taps for w in arch.widths[:-1]]
+    last = arch.n_classes * (math.prod(arch.spatial_out) if arch.conv else 1)
+    fan_out = [w * taps for w in arch.widths[1:]] + [last]
+    return tuple(1 / a + 1 / b for a, b in zip(fan_in, fan_out))
+
+
+def allocate(widths: tuple[int, ...], total: int, density: tuple[float, ...]) -> tuple[int, ...]:
+    """Whole kept nodes per layer: `total` in all, each layer within [1, width], as close as
+    whole numbers allow to `total` shared in proportion to width x density (a layer whose share
+    would exceed its width keeps all its nodes, and the rest is shared again). Largest remainder
+    rounding; ties go to the earlier layer."""
+    n = len(widths)
+    if not n <= total <= sum(widths):
+        raise ValueError(f"total={total} is not allowed: between {n} (one node per layer) and "
+                         f"{sum(widths)} (every node)")
+    full: set[int] = set()
+    while True:  # water-filling: layers that would overflow keep everything
+        free = [l for l in range(n) if l not in full]
+        left = total - sum(widths[l] for l in full)
+        weight = sum(widths[l] * density[l] for l in free)
+        share = {l: left * widths[l] * density[l] / weight for l in free}
+        over = [l for l in free if share[l] >= widths[l]]
+        if not over:
+            break
+        full.update(over)
+    target = [float(widths[l]) if l in full else max(1.0, share[l]) for l in range(n)]
+    keep = [min(widths[l], max(1, math.floor(target[l]))) for l in range(n)]
+    order = sorted(range(n), key=lambda l: (-(target[l] - math.floor(target[l])), l))
+    while sum(keep) < total:  # hand out the remainder, largest fractional part first
+        l = next(l for l in order if keep[l] < widths[l])
+        keep[l] += 1
+        order.remove(l)
+        order.append(l)
+    while sum(keep) > total:  # the >= 1 floor overshot: take from the layers furthest above target
+        l = max((l for l in range(n) if keep[l] > 1), key=lambda l: (keep[l] - target[l], -l))
+        keep[l] -= 1
+    return tuple(keep)
+
+
+def kept(arch: Arch, sparsity: float, structure: str = "local",
+         density: tuple[float, ...] = ()) -> tuple[int, ...]:
+    """The kept widths of every mask of a level under a structure."""
+    local = masks.kept_widths(arch.widths, sparsity)
+    if structure == "local":
+        return local
+    if structure != "nonuniform":
+        raise ValueError(f"structure={structure!r} is not allowed: one of {list(STRUCTURES)}")
+    return allocate(arch.widths, sum(local), tuple(density) or erk_density(arch))
+
+
+def compare(local: pd.DataFrame, other: pd.DataFrame, margin: float = 0.01,
+            alpha: float = 0.05) -> pd.DataFrame:
+    """Per dataset x model x sparsity x method (weedout, random) of two runs that differ in the
+    structure only (accuracy.csv of each): the other structure's test accuracy minus local's,
+    paired by seed (parents, scoring batches and data orders do not depend on the structure),
+    with t-interval, paired t-test and TOST at `margin`, Holm over the levels of a dataset x
+    model x method, and both runs' kept widths and parameter counts."""
+    a, b = stats.with_dead(local), stats.with_dead(other)
+    rows = []
+    keys = ["dataset", "model", "sparsity", "method"]
+    for key, g in b[(b.sparsity > 0) & b.method.isin(["weedout", "random"])].groupby(keys):
+        base = a[(a[keys] == pd.Series(key, index=keys)).all(axis=1)]
+        if base.empty:
+            continue
+        x, y = stats._paired(g.set_index("seed").test_acc, base.set_index("seed").test_acc)
+        rows.append({**dict(zip(keys, key)), "kept": g.widths.iloc[0],
+                     "kept_local": base.widths.iloc[0], "params": float(g.params.mean()),
+                     "params_local": float(base.params.mean()),
+                     "mean": 100 * float(np.nanmean(x)), "mean_local": 100 * float(np.nanmean(y)),
+                     **stats.paired_test(x, y, margin=margin, alpha=alpha)})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    for c in ("diff_mean", "diff_ci_low", "diff_ci_high"):
+        out[c] = 100 * out[c]  # points
+    family = out.groupby(["dataset", "model", "method"])
+    out["p_holm"] = family["p_value"].transform(stats.holm)
+    out["tost_p_holm"] = family["tost_p"].transform(stats.holm)
+    out["verdict"] = [stats.verdict(p, q, d, alpha).replace("weedout ", "")
+                      for p, q, d in zip(out.p_holm, out.tost_p_holm, out.diff_mean)]
+    return out
