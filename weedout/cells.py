@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from . import compute, config, data, masks, models, provenance, search, structure
+from . import compute, config, data, masks, models, provenance, search, structure, throughout
 from .config import Config, derive_seed
 from .reduce import CURVE_COLUMNS, search_record
 from .results import MissingStageError, Store
@@ -87,18 +87,15 @@ def search_trials(cfg: Config, todo: list, save, bar) -> None:
         def searched(name: str, s: float, *stream, budget=cfg.candidates, scoring=(x, y, score)):
             g = torch.Generator().manual_seed(derive_seed(seed, *stream, ds, model, s))
             (sx, sy, sscore) = scoring
-            ctx = search.context(arch, parent, sx, sy, s, budget, g, sscore, kept=level_kept(s))
+            ctx = search.context(arch, parent, sx, sy, s, budget, g, sscore,
+                                 kept=level_kept(cfg, arch, s))
             ctx.evaluate = score   # what saliency methods and variants report: the main score
             return search.run(search.STRATEGIES[name], ctx)
-
-        def level_kept(s: float):  # None for the paper's local structure (the old code path)
-            return (None if cfg.structure == "local"
-                    else structure.kept(arch, s, cfg.structure, cfg.layer_density))
 
         for s in [s for d, m, s, sd in todo if (d, m, sd) == (ds, model, seed)]:
             found, cost = searched(cfg.strategy, s, "search")
             control = masks.sample(arch.widths, s, 1, torch.Generator().manual_seed(
-                derive_seed(seed, "random", ds, model, s)), level_kept(s))
+                derive_seed(seed, "random", ds, model, s)), level_kept(cfg, arch, s))
             others = {}
             for name in cfg.comparators:  # each its own stream: adding one changes no other
                 res, c = searched(name, s, "search", name)
@@ -119,6 +116,12 @@ def search_trials(cfg: Config, todo: list, save, bar) -> None:
                 "cost": cost, "comparators": others})
             if bar is not None:
                 bar.update(1)
+
+
+def level_kept(cfg: Config, arch, s: float) -> tuple[int, ...] | None:
+    """The kept widths of a level's masks; None for the paper's local structure (its path)."""
+    return (None if cfg.structure == "local"
+            else structure.kept(arch, s, cfg.structure, cfg.layer_density))
 
 
 def variant_scorer(cfg: Config, name: str, dset, seed: int, arch, parent, x, y, score):
@@ -150,6 +153,8 @@ def cell_networks(cfg: Config, store: Store, ds: str, model: str, s: float | Non
                                         f"{seed} has no {name!r}: rerun notebooks/01_search")
             nets.append((name, seed, masks.from_lists(rec["comparators"][name]["keep"])))
         nets += [(name, seed, masks.from_lists(rec["random"])) for name in cfg.controls]
+        if cfg.search_every:  # the fixed twins: the first masks, through the same cuts
+            nets += [(f"{m}_fixed", seed, masks.from_lists(rec[m])) for m in ("weedout", "random")]
     return nets
 
 
@@ -194,7 +199,18 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
         init = search._per_candidate(models.forward(carch, params, torch.stack(xs)),
                                      torch.stack(ys), cfg.score)
     t0 = time.perf_counter()
-    hist = train_stack(carch, params, dset, seeds, schedule(cfg), progress, epochs=(k, cfg.epochs))
+    moves, extra = [[] for _ in nets], [0] * len(nets)
+    if cfg.search_every and s is not None:  # training stops every few epochs to search again
+        full = [p[torch.tensor([unique.index(sd) for sd in seeds], device=p.device)]
+                for p in parents]
+        research = throughout.researcher(cfg, arch, nets, dset,
+                                         lambda seed: scoring_batch(cfg, dset, seed),
+                                         level_kept(cfg, arch, s), ds, model, s)
+        hist, moves, extra = throughout.train(cfg, arch, nets, full, keep, dset, seeds,
+                                              schedule(cfg), research, progress)
+    else:
+        hist = train_stack(carch, params, dset, seeds, schedule(cfg), progress,
+                           epochs=(k, cfg.epochs))
     seconds = time.perf_counter() - t0
     n_train, n_test = dset.x_train.shape[0], dset.x_test.shape[0]
     train_flops = compute.training_flops(carch, cfg.epochs - k, n_train, n_test)
@@ -215,8 +231,10 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
                     "widths": list(carch.widths), "params": n_params, "flops": flops,
                     "node_sparsity": 1 - sum(carch.widths) / sum(arch.widths),
                     "param_sparsity": 1 - n_params / dense_params,
-                    "flop_sparsity": 1 - flops / dense_flops, "train_flops": train_flops,
-                    "diverged_epoch": div if div >= 0 else None, "curves": curves})
+                    "flop_sparsity": 1 - flops / dense_flops,
+                    "train_flops": train_flops + extra[m],
+                    "diverged_epoch": div if div >= 0 else None, "curves": curves,
+                    **({"researches": moves[m]} if moves[m] else {})})
     return {"dataset": ds, "model": model, "sparsity": 0.0 if s is None else s,
             "epochs": cfg.epochs, "device": str(dev), "networks": out,
             # the stack's wall time and size: a network's share is seconds / stacked

@@ -140,3 +140,37 @@ def plot_methods(methods: pd.DataFrame, dense: pd.DataFrame | None = None):
     fig.suptitle("Every method vs the random control (mean over seeds; band: random's 95% CI)",
                  fontsize=11.5)
     return fig
+
+
+def paired_runs(local: pd.DataFrame, other: pd.DataFrame, margin: float = 0.01,
+                alpha: float = 0.05) -> pd.DataFrame:
+    """Per dataset x model x sparsity x method (weedout, random) of two accuracy tables whose
+    networks differ in one setting only (two runs' accuracy.csv, e.g. local vs non-uniform
+    structure; or a run's re-searched networks vs their fixed twins): `other`'s test accuracy
+    minus `local`'s, paired by seed (parents, scoring batches and data orders are shared),
+    with t-interval, paired t-test and TOST at `margin`, Holm over the levels of a dataset x
+    model x method, and both runs' kept widths and parameter counts."""
+    a, b = stats.with_dead(local), stats.with_dead(other)
+    rows = []
+    keys = ["dataset", "model", "sparsity", "method"]
+    for key, g in b[(b.sparsity > 0) & b.method.isin(["weedout", "random"])].groupby(keys):
+        base = a[(a[keys] == pd.Series(key, index=keys)).all(axis=1)]
+        if base.empty:
+            continue
+        x, y = stats._paired(g.set_index("seed").test_acc, base.set_index("seed").test_acc)
+        rows.append({**dict(zip(keys, key)), "kept": g.widths.iloc[0],
+                     "kept_local": base.widths.iloc[0], "params": float(g.params.mean()),
+                     "params_local": float(base.params.mean()),
+                     "mean": 100 * float(np.nanmean(x)), "mean_local": 100 * float(np.nanmean(y)),
+                     **stats.paired_test(x, y, margin=margin, alpha=alpha)})
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    for c in ("diff_mean", "diff_ci_low", "diff_ci_high"):
+        out[c] = 100 * out[c]  # points
+    family = out.groupby(["dataset", "model", "method"])
+    out["p_holm"] = family["p_value"].transform(stats.holm)
+    out["tost_p_holm"] = family["tost_p"].transform(stats.holm)
+    out["verdict"] = [stats.verdict(p, q, d, alpha).replace("weedout ", "")
+                      for p, q, d in zip(out.p_holm, out.tost_p_holm, out.diff_mean)]
+    return out

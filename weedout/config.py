@@ -32,7 +32,10 @@ CONTROLS = ("scratch", "rescaled")
 # "score_batch=64"): the same strategy searched again with that one setting, trained beside.
 VARIANT_KEYS = ("candidates", "score", "score_batch")
 # Method names the tables already use: a comparator may not take one.
-RESERVED = ("dense", "weedout", "random") + CONTROLS
+# Methods of a run that searches throughout training (weedout.throughout): the first masks,
+# kept through the same cuts.
+FIXED = ("weedout_fixed", "random_fixed")
+RESERVED = ("dense", "weedout", "random") + CONTROLS + FIXED
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Config:
     score: str = "loss"                       # "loss": CE of the masked untrained net; "error"
     score_batch: int = 512                    # size of the fixed scoring batch (training split)
     search_after: int = 0                     # epochs the dense parent trains before the search
+    search_every: int = 0                     # > 0: search again every this many epochs
     structure: str = "local"                  # node budget over the layers (weedout.structure)
     layer_density: tuple[float, ...] = ()     # nonuniform: relative density per hidden layer
     #                                           (() = the ERK-style rule)
@@ -164,6 +168,12 @@ PRESETS["cpu_widths"] = dataclasses.replace(
 # (the same total as local) spread over the layers by the ERK-style rule of weedout.structure.
 PRESETS["cpu_structure"] = dataclasses.replace(PRESETS["cpu"], preset="cpu_structure",
                                                structure="nonuniform")
+
+# The paper's future work, "Weedout throughout training": the cpu grid's MLP cells searched again
+# every 5 of the 30 epochs (weedout) or re-drawn (random), beside twins that keep their first
+# masks through the same cuts.
+PRESETS["cpu_throughout"] = dataclasses.replace(PRESETS["cpu"], preset="cpu_throughout",
+                                                models=("mlp",), search_every=5)
 
 # Notebook/CLI parameter name -> Config field.
 PARAMETERS = {"DATASETS": "datasets", "MODELS": "models", "SPARSITIES": "sparsities",
@@ -370,6 +380,14 @@ def resolve(PRESET: str | None = None, **params) -> Config:
     if cfg.search_after and cfg.controls:
         raise _bad("controls", cfg.controls, "none when search_after > 0: scratch and rescaled "
                    "are defined at initialisation")
+    if not _is_int(cfg.search_every) or not 0 <= cfg.search_every < cfg.epochs - cfg.search_after:
+        raise _bad("search_every", cfg.search_every, f"a whole number of epochs: 0 (search once) "
+                   f"or from 1 to EPOCHS-1-search_after ({cfg.epochs - 1 - cfg.search_after}), "
+                   "so that at least one search happens during training")
+    if cfg.search_every and (cfg.controls or cfg.comparators or cfg.variants):
+        raise _bad("search_every", cfg.search_every, "0 in a run with controls, comparators or "
+                   "variants: searching throughout training trains weedout, random and their "
+                   f"fixed twins {list(FIXED)} only")
     for name in cfg.variants:
         key, value = variant(name)
         if value == getattr(cfg, key) or cfg.variants.count(name) > 1:

@@ -17,7 +17,7 @@ import time
 
 import pandas as pd
 
-from . import budget, compute, config, data, overparam, provenance, trials
+from . import budget, compute, config, data, overparam, provenance, throughout, trials
 from .cells import cell_networks, search_trials, train_trials
 from .config import Config
 from .reduce import (cost_table, search_records, search_table, trained_methods, train_records,
@@ -113,6 +113,7 @@ def run_training(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     t0, computed = time.time(), 0
     store = Store(cfg.results_path, cfg.digest())
     outputs = [cfg.results_path / f"{n}.csv" for n in ("accuracy", "curves", "compute")]
+    outputs += [cfg.results_path / "researches.csv"] if cfg.search_every else []
     with exclusive(cfg.results_path):
         for ds, m, s in _train_cells(cfg):  # fail now, not after an hour, if 01 was not run
             cell_networks(cfg, store, ds, m, s)
@@ -126,6 +127,8 @@ def run_training(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
         _write(cfg, accuracy, outputs[0])
         _write(cfg, curves, outputs[1])
         _write(cfg, compute.table(cost_table(cfg, store), records), outputs[2])
+        if cfg.search_every:  # one row per re-search (weedout.throughout)
+            _write(cfg, throughout.researches_table(records), outputs[3])
         record_stage(cfg, "training", time.time() - t0, computed, store, "train",  # in the lock
                      changed=computed > 0 or file_digests(outputs) != before)
     return accuracy, curves
@@ -138,6 +141,7 @@ def run_analysis(cfg: Config) -> pd.DataFrame:
     out = [cfg.results_path / "stats.csv"] + ([cfg.results_path / "methods.csv"]
                                               if trained_methods(cfg) else [])
     out += [cfg.results_path / f"{n}.csv" for n in ("widths", "pools") if cfg.widths]
+    out += [cfg.results_path / "throughout.csv"] if cfg.search_every else []
     with exclusive(cfg.results_path):  # refuse a second process, as the other stages do
         accuracy = read_table(cfg, "accuracy.csv", "notebooks/02_training")
         table = stats.compute_stats(accuracy, read_table(cfg, "curves.csv", "notebooks/02_training"),
@@ -148,10 +152,13 @@ def run_analysis(cfg: Config) -> pd.DataFrame:
             _write(cfg, comparison.compare_methods(
                 accuracy, read_table(cfg, "cost.csv", "notebooks/01_search"),
                 margin=cfg.equivalence_margin), out[1])
+        if cfg.search_every:  # moving masks vs their fixed twins (weedout.throughout)
+            _write(cfg, throughout.effect(accuracy, margin=cfg.equivalence_margin),
+                   cfg.results_path / "throughout.csv")
         if cfg.widths:  # the overparameterization views (weedout.overparam)
             widths = overparam.table(cfg, table, accuracy)
-            write_csv(widths, out[-2])
-            write_csv(overparam.pool_tests(cfg, widths, accuracy), out[-1])
+            write_csv(widths, cfg.results_path / "widths.csv")
+            write_csv(overparam.pool_tests(cfg, widths, accuracy), cfg.results_path / "pools.csv")
         record_stage(cfg, "analysis", time.time() - t0, 0, changed=file_digests(out) != before)
     return table
 
@@ -202,6 +209,15 @@ def pool_summary(cfg: Config) -> pd.DataFrame | None:
                   "p_holm", "verdict"]] if len(pools) else pools
 
 
+def throughout_summary(cfg: Config) -> pd.DataFrame | None:
+    """Per dataset x model x method of a run that searches throughout training: how often a
+    re-search moved nodes, and moving vs fixed-twin verdicts over the levels; None otherwise."""
+    if not cfg.search_every:
+        return None
+    return throughout.summary(read_table(cfg, "researches.csv", "notebooks/02_training"),
+                              read_table(cfg, "throughout.csv", "notebooks/03_analysis"))
+
+
 def compute_summary(cfg: Config) -> pd.DataFrame | None:
     """Per dataset x model x method: mean search and training GFLOPs, the search's share of
     the total, seconds and accuracy (`weedout.compute.summary`); None before FLOPs were
@@ -234,6 +250,9 @@ def run_figures(cfg: Config, show: bool = False) -> list:
         if cfg.variants:
             figures["budget"] = budget.plot(
                 read_table(cfg, "variants.csv", "notebooks/01_search"), methods, stats_df)
+        if cfg.search_every:
+            figures["throughout"] = throughout.plot(
+                read_table(cfg, "throughout.csv", "notebooks/03_analysis"))
         if cfg.widths:
             figures["overparam"] = overparam.plot(
                 read_table(cfg, "widths.csv", "notebooks/03_analysis"))

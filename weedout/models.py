@@ -146,6 +146,33 @@ def compact(arch: Arch, params: list[torch.Tensor], keep: list[torch.Tensor],
     return arch.with_widths([k.shape[1] for k in keep]), out
 
 
+def scatter(arch: Arch, full: list[torch.Tensor], params: list[torch.Tensor],
+            keep: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The inverse of `compact`: M full-size networks (`full` [M, ...], one parent per network)
+    with the weights of their compacted networks (`params`, cut with `keep`) written back in
+    place of the kept nodes' weights; every other weight keeps its value in `full`. So
+    compact(arch, scatter(arch, full, params, keep), keep, arange(M)) returns `params`."""
+    M = keep[0].shape[0]
+    dev = full[0].device
+    keep = [k.to(dev) for k in keep]
+    out = [f.detach().clone() for f in full]
+    for l, rows in enumerate(keep):
+        W, cW = out[2 * l], params[2 * l].detach()
+        tail = W.shape[3:]
+        if l > 0:  # the kept rows, their kept columns overwritten, then the rows put back
+            cols = keep[l - 1].view(M, 1, -1, *[1] * len(tail)).expand(-1, rows.shape[1], -1, *tail)
+            cW = W.gather(1, rows.view(M, -1, *[1] * (W.dim() - 2)).expand(
+                -1, -1, *W.shape[2:])).scatter(2, cols, cW)
+        W.scatter_(1, rows.view(M, -1, *[1] * (W.dim() - 2)).expand(-1, -1, *W.shape[2:]), cW)
+        out[2 * l + 1].scatter_(1, rows, params[2 * l + 1].detach())
+    S = math.prod(arch.spatial_out)
+    W = out[-2].view(M, arch.n_classes, arch.widths[-1], S)
+    last = keep[-1].view(M, 1, -1, 1).expand(-1, arch.n_classes, -1, S)
+    W.scatter_(2, last, params[-2].detach().view(M, arch.n_classes, -1, S))
+    out[-1] = params[-1].detach().clone()
+    return out
+
+
 def fan_in_rescale(parent: Arch, sparse: Arch) -> list[float]:
     """Per layer (hidden ones, then the classifier), the factor that turns weights initialised
     for the parent's fan-in into weights initialised for the sparse network's: PyTorch's default

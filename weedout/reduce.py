@@ -40,8 +40,10 @@ def search_table(cfg: Config, store: Store) -> pd.DataFrame:
 
 
 def trained_methods(cfg: Config) -> tuple[str, ...]:
-    """The methods trained beside weedout and random (comparators, variants, then controls)."""
-    return (*cfg.comparators, *cfg.variants, *cfg.controls)
+    """The methods trained beside weedout and random (comparators, variants, then controls; the
+    fixed twins of a run that searches throughout training)."""
+    return (*cfg.comparators, *cfg.variants, *cfg.controls,
+            *(config.FIXED if cfg.search_every else ()))
 
 
 def cost_table(cfg: Config, store: Store) -> pd.DataFrame:

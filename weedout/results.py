@@ -272,7 +272,7 @@ def run_json(cfg) -> dict:
 _STAGE_OF = {"search.csv": "search", "cost.csv": "search", "variants.csv": "search",
              "accuracy.csv": "training", "curves.csv": "training", "compute.csv": "training",
              "stats.csv": "analysis", "methods.csv": "analysis", "widths.csv": "analysis",
-             "pools.csv": "analysis"}
+             "pools.csv": "analysis", "researches.csv": "training", "throughout.csv": "analysis"}
 
 
 def _shown(path: Path) -> str:
