@@ -13,6 +13,8 @@ rebuilt from files, never typed by hand:
     compute   FLOPs and seconds of search and training per method (results/cpu_pai/compute.csv)
     after     the methods block of cpu_search_after (searched after 3 of 30 epochs) and the
               head start of its networks (search.csv and curves.csv, weedout.headstart)
+    throughout  re-searches during training: moves, moving vs fixed twins, twins vs uncut
+    structure non-uniform vs random, and vs the local networks of cpu_pai (paired by seed)
     widths    per parent width: drops and weedout vs random; the same final network from the
               widest vs the narrowest parent (results/cpu_widths/widths.csv and pools.csv)
 
@@ -214,7 +216,8 @@ def _blocks() -> dict:
     from . import readme_beyond as beyond  # it formats with the helpers above
     return {"claims": render_claims, "speed": render_speed, "methods": beyond.render_methods,
             "budget": beyond.render_budget, "compute": beyond.render_compute,
-            "after": beyond.render_after, "widths": beyond.render_widths}
+            "after": beyond.render_after, "widths": beyond.render_widths,
+            "structure": beyond.render_structure, "throughout": beyond.render_throughout}
 
 
 def update(text: str, root: Path = paths.ROOT) -> str:

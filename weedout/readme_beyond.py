@@ -194,3 +194,93 @@ def render_widths(root: Path = paths.ROOT, preset: str = WIDTHS_PRESET) -> str:
         lines.append(f"| {ds} / {base} | {kept} | {r.small_parent.iloc[0]} → "
                      f"{r.large_parent.iloc[0]} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
+
+
+STRUCTURE_PRESET, LOCAL_PRESET = "cpu_structure", "cpu_pai"
+
+
+def _verdicts(v: pd.Series) -> str:
+    """"equivalent / inconclusive / better / worse" counts of a verdict column."""
+    names = ("equivalent", "inconclusive", "better", "worse")
+    return " / ".join(str(int(v.str.endswith(n).sum())) for n in names)
+
+
+def render_structure(root: Path = paths.ROOT) -> str:
+    """Per dataset and model of the non-uniform run: weedout vs random over the levels; then,
+    per level, its networks against the local ones of `cpu_pai` (same machine, parents, seeds
+    and data orders), paired by seed (`comparison.paired_runs`)."""
+    from . import comparison
+    got = _committed(root, STRUCTURE_PRESET, "stats.csv", "accuracy.csv")
+    local = root / "results" / LOCAL_PRESET / "accuracy.csv"
+    if isinstance(got, str) or not local.exists():
+        return got if isinstance(got, str) else f"No committed `{LOCAL_PRESET}` run to compare with."
+    folder, run = got
+    st = pd.read_csv(folder / "stats.csv")
+    pairs = comparison.paired_runs(pd.read_csv(local), pd.read_csv(folder / "accuracy.csv"))
+    lines = [f"From {evidence(STRUCTURE_PRESET, run)}; local networks from `{LOCAL_PRESET}`.", "",
+             "| dataset / model | weedout vs random, non-uniform: equivalent / inconclusive / "
+             "better / worse | smallest p (Holm) | non-uniform vs local, random: equivalent / "
+             "inconclusive / better / worse | the same, weedout |", "|---|---|---:|---|---|"]
+    for (ds, model), g in st.groupby(["dataset", "model"], sort=True):
+        p = pairs[(pairs.dataset == ds) & (pairs.model == model)]
+        lines.append(f"| {ds} / {model} | {_verdicts(g.verdict)} | {_p(g.p_holm.min())} | "
+                     f"{_verdicts(p[p.method == 'random'].verdict)} | "
+                     f"{_verdicts(p[p.method == 'weedout'].verdict)} |")
+    lines += ["", "Per level: kept nodes per layer and parameters (non-uniform vs local), and "
+              "test accuracy non-uniform − local (pp, paired by seed, 95% CI, Holm p):", "",
+              "| dataset / model | sparsity | kept: non-uniform / local | parameters | random Δ | "
+              "weedout Δ |", "|---|---:|---|---:|---:|---:|"]
+    for key, g in pairs.groupby(["dataset", "model", "sparsity"], sort=True):
+        r = g.set_index("method")
+        cell = [f"{_signed(r.loc[m, 'diff_mean'], 1)} ({r.loc[m, 'diff_ci_low']:+.1f} … "
+                f"{r.loc[m, 'diff_ci_high']:+.1f}; {_p(r.loc[m, 'p_holm'])})"
+                for m in ("random", "weedout")]
+        lines.append(f"| {key[0]} / {key[1]} | {_pct(key[2], 0)}% | {r.kept.iloc[0]} / "
+                     f"{r.kept_local.iloc[0]} | {r.params.iloc[0]:,.0f} / "
+                     f"{r.params_local.iloc[0]:,.0f} | {cell[0]} | {cell[1]} |")
+    return "\n".join(lines)
+
+
+THROUGHOUT_PRESET = "cpu_throughout"
+
+
+def render_throughout(root: Path = paths.ROOT) -> str:
+    """Per dataset, model and moving method of the run that searches throughout training: how
+    often a re-search moved nodes, and the moving networks against their fixed twins over the
+    levels; then the fixed twins against the uncut networks of `cpu_pai` (what the cuts alone,
+    optimizer restarts included, cost)."""
+    from . import comparison, throughout
+    got = _committed(root, THROUGHOUT_PRESET, "researches.csv", "throughout.csv", "accuracy.csv")
+    if isinstance(got, str):
+        return got
+    folder, run = got
+    every = run["config"]["search_every"]
+    summary = throughout.summary(pd.read_csv(folder / "researches.csv"),
+                                 pd.read_csv(folder / "throughout.csv"))
+    lines = [f"From {evidence(THROUGHOUT_PRESET, run)}.", "",
+             f"| dataset / model | method (every {every} epochs) | re-searches | moved any node | "
+             "nodes moved (mean) | vs fixed twin: equivalent / inconclusive / better / worse | "
+             "levels identical to the twin | mean Δ (pp) | smallest p (Holm) |",
+             "|---|---|---:|---:|---:|---|---:|---:|---:|"]
+    for r in summary.itertuples(index=False):
+        what = "weedout: searched again" if r.method == "weedout" else "random: drawn again"
+        lines.append(f"| {r.dataset} / {r.model} | {what} | {r.researches} | "
+                     f"{_pct(r.moved_share)}% | {r.moved_mean:.1f} | {r.equivalent} / "
+                     f"{r.inconclusive} / {r.better} / {r.worse} | {int(r.identical)} | "
+                     f"{_signed(r.mean_diff, 2)} | "
+                     f"{_p(r.min_p_holm)} |")
+    local = root / "results" / LOCAL_PRESET / "accuracy.csv"
+    if local.exists():
+        acc = pd.read_csv(folder / "accuracy.csv")
+        fixed = acc[acc.method.isin(throughout.FIXED)].assign(
+            method=lambda d: d.method.str.replace("_fixed", "", regex=False))
+        pairs = comparison.paired_runs(pd.read_csv(local), fixed)
+        lines += ["", f"The fixed twins against the uncut networks of `{LOCAL_PRESET}` (same "
+                  "parents, masks, seeds and data orders; what the cuts and optimizer restarts "
+                  "alone do), over the levels:", "",
+                  "| dataset / model | method | equivalent / inconclusive / better / worse | "
+                  "mean Δ (pp) | smallest p (Holm) |", "|---|---|---|---:|---:|"]
+        for (ds, model, m), g in pairs.groupby(["dataset", "model", "method"], sort=True):
+            lines.append(f"| {ds} / {model} | {m}_fixed | {_verdicts(g.verdict)} | "
+                         f"{_signed(g.diff_mean.mean(), 2)} | {_p(g.p_holm.min())} |")
+    return "\n".join(lines)

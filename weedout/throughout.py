@@ -125,7 +125,9 @@ def effect(accuracy, margin: float = 0.01, alpha: float = 0.05):
 
 def summary(researches, effects):
     """Per dataset x model x method: the share of re-searches that moved any node, the mean
-    nodes moved, and the effect's verdicts over the levels (moving vs fixed twin)."""
+    nodes moved, the levels where the moving networks equal their fixed twins at every seed
+    (no spread, so no test: their verdict reads "inconclusive"), and the effect's verdicts
+    over the levels (moving vs fixed twin)."""
     import pandas as pd
     g = researches.groupby(["dataset", "model", "method"], sort=True)
     moves = pd.DataFrame({"researches": g.size(),
@@ -134,6 +136,8 @@ def summary(researches, effects):
     e = effects.groupby(["dataset", "model", "method"], sort=True)
     verdicts = pd.DataFrame({v: e.verdict.apply(lambda x, v=v: int((x == v).sum()))
                              for v in ("equivalent", "inconclusive", "better", "worse")})
+    same = (effects.diff_mean == 0) & (effects.diff_ci_low == 0) & (effects.diff_ci_high == 0)
+    verdicts["identical"] = same.groupby([effects[k] for k in ("dataset", "model", "method")]).sum()
     verdicts["mean_diff"] = e.diff_mean.mean()
     verdicts["min_p_holm"] = e.p_holm.min()
     return moves.join(verdicts, how="outer").reset_index()
