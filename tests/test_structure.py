@@ -131,7 +131,7 @@ def test_compare_is_the_paired_difference(runs):
 
 
 @pytest.mark.parametrize("fields, match", [
-    ({"structure": "global"}, "structure='global'"),
+    ({"structure": "tree"}, "structure='tree'"),
     ({"layer_density": (1.0, 2.0)}, "unless structure='nonuniform'"),
     ({"structure": "nonuniform", "layer_density": (1.0,)}, "one positive number per hidden layer"),
     ({"structure": "nonuniform", "layer_density": (1.0, -2.0)}, "one positive number"),
@@ -147,3 +147,86 @@ def test_structure_enters_the_digest_only_when_set():
     smoke = config.PRESETS["smoke"]
     assert dataclasses.replace(smoke, structure="local").digest() == smoke.digest()
     assert dataclasses.replace(smoke, structure="nonuniform").digest() != smoke.digest()
+
+
+# -- global masks: one node budget for the network, the allocation drawn and searched --
+
+@pytest.mark.parametrize("widths, total", [((16, 12), 10), ((16, 12), 2), ((16, 12), 28),
+                                           ((5, 40, 3), 17)])
+def test_global_masks_have_the_count_asked_for(widths, total):
+    gates = masks.sample_global(widths, total, 200, torch.Generator().manual_seed(1))
+    per_layer = torch.stack([g.sum(1) for g in gates], 1)          # [n, layers]
+    assert (per_layer.sum(1) == total).all()
+    assert (per_layer >= 1).all()
+    assert all(((g == 0) | (g == 1)).all() for g in gates)
+    if 2 * len(widths) < total < sum(widths) - 2:  # the allocation is drawn: it varies
+        assert len({tuple(r.tolist()) for r in per_layer}) > 1
+    keep = masks.from_gates(masks.select(gates, 3))
+    assert [k.shape[1] for k in keep] == per_layer[3].tolist()
+    assert all(torch.equal(a, b) for a, b in zip(masks.to_binary(keep, widths),
+                                                 masks.select(gates, 3)))
+
+
+@pytest.mark.parametrize("kind, shape", [("mlp", (64,)), ("cnn1d", (1, 40))])
+def test_gated_batched_scores_equal_one_by_one_compact_scoring(kind, shape):
+    from weedout import search
+    arch = models.arch_for(kind, shape, 10, (16, 12), (8, 6))
+    parent = models.init_parent(arch, 0)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, *shape, generator=g), torch.randint(10, (32,), generator=g)
+    gates = masks.sample_global(arch.widths, sum(arch.widths) // 2, 25, g)
+    batched = search.gated_scorer(arch, parent, x, y, budget_bytes=1)(gates)  # chunks of 1..
+    whole = search.gated_scorer(arch, parent, x, y)(gates)                      # ..and of all
+    compact = search.scorer(arch, parent, x, y)
+    one_by_one = torch.cat([compact(masks.from_gates(masks.select(gates, i))) for i in range(25)])
+    assert len({tuple(k.shape[1] for k in masks.from_gates(masks.select(gates, i)))
+                for i in range(25)}) > 1  # mixed shapes
+    torch.testing.assert_close(batched, one_by_one, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(whole, one_by_one, rtol=1e-5, atol=1e-6)
+
+
+def test_gated_training_equals_training_the_compacted_network():
+    from weedout import data
+    from weedout.train import Schedule, train_stack
+    dset = data.load_dataset("digits", paths.DATA)
+    arch = models.arch_for("mlp", dset.in_shape, dset.n_classes, (32, 24), (8, 8))
+    parent = models.stack([models.init_parent(arch, s) for s in (0, 1)])
+    gates = masks.sample_global(arch.widths, 20, 2, torch.Generator().manual_seed(0))
+    sched = Schedule(2, 64, 0.05, 0.9, 5e-4)
+    gated = train_stack(arch, parent, dset, [0, 1], sched, gates=gates)
+    for m in range(2):
+        keep = masks.from_gates(masks.select(gates, m))
+        carch, cut = models.compact(arch, parent, keep, torch.tensor([m]))
+        alone = train_stack(carch, cut, dset, [m], sched)
+        for key in ("train_loss", "test_loss", "test_acc"):
+            np.testing.assert_allclose(gated[key][:, m], alone[key][:, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_global_run_keeps_the_total_and_the_winner_is_the_search_minimum(tmp_path):
+    config.PRESETS["t_global"] = dataclasses.replace(config.PRESETS["smoke"], preset="t_global",
+                                                     structure="global")
+    try:
+        cfg = experiment.configure("t_global", RESULTS_DIR=str(tmp_path / "results"),
+                                   FIGURES_DIR=str(tmp_path / "figures"))
+    finally:
+        del config.PRESETS["t_global"]
+    experiment.run_all(cfg)
+    acc = pd.read_csv(cfg.results_path / "accuracy.csv")
+    search_csv = pd.read_csv(cfg.results_path / "search.csv")
+    arch = models.arch_for("mlp", (64,), 10, cfg.mlp_widths, cfg.cnn_channels)
+    sparse = acc[acc.sparsity > 0]
+    for r in sparse.itertuples():
+        assert sum(map(int, r.widths.split("-"))) == structure.total(arch, r.sparsity)
+    assert sparse.widths.nunique() > 2  # the allocations differ
+    w = sparse[sparse.method == "weedout"].set_index(["sparsity", "seed"]).init_score
+    best = search_csv.groupby(["sparsity", "seed"]).score.min()
+    np.testing.assert_allclose(w.sort_index(), best.sort_index(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("fields", [{"comparators": ("snip",)}, {"strategy": "evolution"},
+                                    {"search_every": 1}, {"controls": ("scratch",)}])
+def test_global_refuses_what_it_does_not_support(monkeypatch, fields):
+    monkeypatch.setitem(config.PRESETS, "bad", dataclasses.replace(
+        config.PRESETS["smoke"], preset="bad", structure="global", **fields))
+    with pytest.raises(ValueError, match="structure='global'"):
+        config.resolve("bad")

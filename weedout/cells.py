@@ -79,7 +79,9 @@ def search_trials(cfg: Config, todo: list, save, bar) -> None:
         dset, arch = setup(cfg, ds, model)
         parent, _ = search_parent(cfg, arch, ds, model, seed, dset.x_train.device)
         x, y = scoring_batch(cfg, dset, seed)
-        score = search.scorer(arch, parent, x, y, kind=cfg.score)
+        gated = cfg.structure == "global"  # masks of any shapes: scored as node gates
+        score = (search.gated_scorer if gated else search.scorer)(arch, parent, x, y,
+                                                                   kind=cfg.score)
         # A variant's scorer (its own score kind or scoring batch) and budget, built once per seed
         varied = {v: variant_scorer(cfg, v, dset, seed, arch, parent, x, y, score)
                   for v in cfg.variants}
@@ -88,14 +90,19 @@ def search_trials(cfg: Config, todo: list, save, bar) -> None:
             g = torch.Generator().manual_seed(derive_seed(seed, *stream, ds, model, s))
             (sx, sy, sscore) = scoring
             ctx = search.context(arch, parent, sx, sy, s, budget, g, sscore,
-                                 kept=level_kept(cfg, arch, s))
+                                 kept=level_kept(cfg, arch, s), sample=global_sampler(
+                                     cfg, arch, s, g))
             ctx.evaluate = score   # what saliency methods and variants report: the main score
             return search.run(search.STRATEGIES[name], ctx)
 
         for s in [s for d, m, s, sd in todo if (d, m, sd) == (ds, model, seed)]:
             found, cost = searched(cfg.strategy, s, "search")
-            control = masks.sample(arch.widths, s, 1, torch.Generator().manual_seed(
-                derive_seed(seed, "random", ds, model, s)), level_kept(cfg, arch, s))
+            g_random = torch.Generator().manual_seed(derive_seed(seed, "random", ds, model, s))
+            control = (global_sampler(cfg, arch, s, g_random)(1) if gated else
+                       masks.sample(arch.widths, s, 1, g_random, level_kept(cfg, arch, s)))
+            full = (masks.to_binary if gated else lambda k, w: k)(masks.full(arch.widths),
+                                                                  arch.widths)
+            index = masks.from_gates if gated else (lambda k: k)  # records keep indices
             others = {}
             for name in cfg.comparators:  # each its own stream: adding one changes no other
                 res, c = searched(name, s, "search", name)
@@ -110,17 +117,27 @@ def search_trials(cfg: Config, todo: list, save, bar) -> None:
             save((ds, model, s, seed), {
                 "dataset": ds, "model": model, "sparsity": s, "seed": seed,
                 "scores": found.scores, "best_index": found.best_index,
-                "weedout": masks.to_lists(found.best), "random": masks.to_lists(control),
+                "weedout": masks.to_lists(index(found.best)),
+                "random": masks.to_lists(index(control)),
                 "random_score": float(score(control)[0]),
-                "parent_score": float(score(masks.full(arch.widths))[0]),
+                "parent_score": float(score(full)[0]),
                 "cost": cost, "comparators": others})
             if bar is not None:
                 bar.update(1)
 
 
+def global_sampler(cfg: Config, arch, s: float, generator):
+    """The sampler of global masks (as gates) at level s, or None for the other structures."""
+    if cfg.structure != "global":
+        return None
+    total = structure.total(arch, s)
+    return lambda n: masks.sample_global(arch.widths, total, n, generator)
+
+
 def level_kept(cfg: Config, arch, s: float) -> tuple[int, ...] | None:
-    """The kept widths of a level's masks; None for the paper's local structure (its path)."""
-    return (None if cfg.structure == "local"
+    """The kept widths of a level's masks; None for the paper's local structure (its path) and
+    for global masks (their widths differ from mask to mask)."""
+    return (None if cfg.structure in ("local", "global")
             else structure.kept(arch, s, cfg.structure, cfg.layer_density))
 
 
@@ -188,15 +205,25 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
     searched = [search_parent(cfg, arch, ds, model, seed, dev) if k else
                 (parent_params(arch, ds, model, seed, dev), None) for seed in unique]
     parents = models.stack([p for p, _ in searched])
-    keep = masks.cat([k if k is not None else masks.full(arch.widths) for _, _, k in nets])
-    carch, params = models.compact(arch, parents, keep,
-                                   torch.tensor([unique.index(sd) for sd in seeds]))
+    gates = None
+    if cfg.structure == "global" and s is not None:
+        # networks of different shapes: trained at full size with their node gates
+        gates = [torch.cat(layer).to(dev) for layer in
+                 zip(*[masks.to_binary(k, arch.widths) for _, _, k in nets])]
+        index = torch.tensor([unique.index(sd) for sd in seeds], device=dev)
+        carch, params = arch, [p[index] for p in parents]
+        widths = [tuple(layer.shape[1] for layer in k) for _, _, k in nets]
+    else:
+        keep = masks.cat([k if k is not None else masks.full(arch.widths) for _, _, k in nets])
+        carch, params = models.compact(arch, parents, keep,
+                                       torch.tensor([unique.index(sd) for sd in seeds]))
+        widths = [carch.widths] * len(nets)
     apply_controls(nets, arch, carch, params, ds, model, s)
     # Each network's loss at initialisation on its seed's scoring batch: for weedout networks
     # this must equal the winning search score (checked by a test).
     xs, ys = zip(*[scoring_batch(cfg, dset, seed) for seed in seeds])
     with torch.no_grad():
-        init = search._per_candidate(models.forward(carch, params, torch.stack(xs)),
+        init = search._per_candidate(models.forward(carch, params, torch.stack(xs), gates=gates),
                                      torch.stack(ys), cfg.score)
     t0 = time.perf_counter()
     moves, extra = [[] for _ in nets], [0] * len(nets)
@@ -210,29 +237,32 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
                                               schedule(cfg), research, progress)
     else:
         hist = train_stack(carch, params, dset, seeds, schedule(cfg), progress,
-                           epochs=(k, cfg.epochs))
+                           epochs=(k, cfg.epochs), gates=gates)
     seconds = time.perf_counter() - t0
     n_train, n_test = dset.x_train.shape[0], dset.x_test.shape[0]
-    train_flops = compute.training_flops(carch, cfg.epochs - k, n_train, n_test)
+    # FLOPs of each network as its compacted self (gated networks ran at full size: an
+    # implementation detail of training different shapes in one stack)
+    train_flops = [compute.training_flops(arch.with_widths(w), cfg.epochs - k, n_train, n_test)
+                   for w in widths]
     if k:  # epochs 0..k-1 of each network are its parent's: its curve and its FLOPs
-        train_flops += compute.training_flops(arch, k, n_train, n_test)
+        train_flops = [f + compute.training_flops(arch, k, n_train, n_test) for f in train_flops]
         for m, seed in enumerate(seeds):
             for key in CURVE_COLUMNS:
                 hist[key][:k, m] = searched[unique.index(seed)][1][key][:k, 0]
         if progress is not None:
             progress.update(k)
-    n_params, flops = models.count(carch)
     dense_params, dense_flops = models.count(arch)
     out = []
     for m, (method, seed, _) in enumerate(nets):
         div = int(hist["diverged_epoch"][m])
         curves = {k: hist[k][:, m].tolist() for k in CURVE_COLUMNS}
+        n_params, flops = models.count(arch.with_widths(widths[m]))
         out.append({"method": method, "seed": seed, "init_score": float(init[m]),
-                    "widths": list(carch.widths), "params": n_params, "flops": flops,
-                    "node_sparsity": 1 - sum(carch.widths) / sum(arch.widths),
+                    "widths": list(widths[m]), "params": n_params, "flops": flops,
+                    "node_sparsity": 1 - sum(widths[m]) / sum(arch.widths),
                     "param_sparsity": 1 - n_params / dense_params,
                     "flop_sparsity": 1 - flops / dense_flops,
-                    "train_flops": train_flops + extra[m],
+                    "train_flops": train_flops[m] + extra[m],
                     "diverged_epoch": div if div >= 0 else None, "curves": curves,
                     **({"researches": moves[m]} if moves[m] else {})})
     return {"dataset": ds, "model": model, "sparsity": 0.0 if s is None else s,

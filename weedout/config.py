@@ -175,6 +175,11 @@ PRESETS["cpu_structure"] = dataclasses.replace(PRESETS["cpu"], preset="cpu_struc
 PRESETS["cpu_throughout"] = dataclasses.replace(PRESETS["cpu"], preset="cpu_throughout",
                                                 models=("mlp",), search_every=5)
 
+# The paper's future work, "global sparsity": the cpu grid's MLP cells with one node budget for
+# the whole network (the local total), its split across the layers drawn and searched.
+PRESETS["cpu_global"] = dataclasses.replace(PRESETS["cpu"], preset="cpu_global", models=("mlp",),
+                                            structure="global")
+
 # Notebook/CLI parameter name -> Config field.
 PARAMETERS = {"DATASETS": "datasets", "MODELS": "models", "SPARSITIES": "sparsities",
               "SEEDS": "seeds", "WIDTHS": "widths", "CANDIDATES": "candidates", "EPOCHS": "epochs",
@@ -406,6 +411,11 @@ def _structure(cfg: Config) -> None:
         raise _bad("structure", cfg.structure, f"one of {list(structure.STRUCTURES)}")
     if cfg.layer_density and cfg.structure != "nonuniform":
         raise _bad("layer_density", cfg.layer_density, "() unless structure='nonuniform'")
+    if cfg.structure == "global" and (cfg.comparators or cfg.variants or cfg.controls or
+                                      cfg.search_every or cfg.strategy != "random_search"):
+        raise _bad("structure", cfg.structure, "'local' or 'nonuniform' in a run with comparators, "
+                   "variants, controls, search_every or a strategy other than random_search: "
+                   "global masks are searched by random search and trained beside random only")
     for ds, model in cells(cfg):
         layers = len(cfg.mlp_widths if parent_of(model)[0] == "mlp" else cfg.cnn_channels)
         d = cfg.layer_density

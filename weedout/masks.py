@@ -44,6 +44,27 @@ def sample(widths: tuple[int, ...], sparsity: float, n: int, generator: torch.Ge
     return keep
 
 
+def sample_global(widths: tuple[int, ...], total: int, n: int,
+                  generator: torch.Generator) -> list[torch.Tensor]:
+    """n *global* node sets as 0/1 gates [n, width] per layer: `total` hidden nodes in all, at
+    least one per layer: one node drawn uniformly in every layer, then the other total - L
+    uniformly among all the remaining nodes of the network (so the allocation across layers is
+    part of what is drawn). Gates, not index lists: candidates of different shapes batch."""
+    offsets = [sum(widths[:l]) for l in range(len(widths))]
+    forced = [torch.randint(w, (n,), generator=generator) + o for w, o in zip(widths, offsets)]
+    priority = torch.rand(n, sum(widths), generator=generator)
+    for f in forced:
+        priority[torch.arange(n), f] = 2.0  # above any uniform draw: always chosen
+    chosen = priority.topk(total, dim=1).indices
+    gates = torch.zeros(n, sum(widths)).scatter_(1, chosen, 1.0)
+    return list(gates.split(list(widths), dim=1))
+
+
+def from_gates(gates: list[torch.Tensor]) -> Keep:
+    """The index form [1, k_l] of one gated mask (gates [1, width] per layer)."""
+    return [g[0].nonzero().flatten()[None].long() for g in gates]
+
+
 def full(widths: tuple[int, ...], n: int = 1) -> Keep:
     """The dense 'mask': every node kept."""
     return [torch.arange(w).expand(n, w).clone() for w in widths]

@@ -123,13 +123,15 @@ class SearchContext:
 
 
 def context(arch, parent, x, y, sparsity: float, budget: int, generator: torch.Generator,
-            score: Callable[[Keep], torch.Tensor], kept: tuple[int, ...] | None = None
-            ) -> SearchContext:
+            score: Callable[[Keep], torch.Tensor], kept: tuple[int, ...] | None = None,
+            sample: Callable[[int], Keep] | None = None) -> SearchContext:
     """A SearchContext whose score counts one forward pass per mask scored, and its FLOPs;
-    `kept`: the level's kept widths where the structure is not local."""
+    `kept`: the level's kept widths where the structure is not local; `sample`: a sampler other
+    than the exact-count one (global masks: `masks.sample_global`, scored as gates)."""
     compute.warm()  # before search.run starts its clock
     ctx = SearchContext(arch, parent, x, y, sparsity, budget, generator,
-                        lambda n: masks.sample(arch.widths, sparsity, n, generator, kept),
+                        sample or (lambda n: masks.sample(arch.widths, sparsity, n, generator,
+                                                          kept)),
                         score, score, widths_kept=kept)
 
     def counted(keep: Keep) -> torch.Tensor:
@@ -240,6 +242,27 @@ def candidate_bytes(arch: Arch, kept: tuple[int, ...], batch: int, parent_widths
 def chunk_size(arch: Arch, kept: tuple[int, ...], batch: int, budget_bytes: int) -> int:
     """Candidates per batched pass: as many as fit the budget, at least 1, at most MAX_CHUNK."""
     return max(1, min(MAX_CHUNK, budget_bytes // candidate_bytes(arch, kept, batch)))
+
+
+def gated_scorer(arch: Arch, parent: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+                 kind: str = "loss", budget_bytes: int | None = None
+                 ) -> Callable[[list[torch.Tensor]], torch.Tensor]:
+    """score(gates) for 0/1 node gates [n, width] per layer of the (unstacked) parent: masks of
+    any shapes in one batched pass, each a full-size network whose removed nodes' outputs are
+    multiplied by 0 (equal to scoring its compacted twin, up to rounding: a test checks)."""
+    chunk = chunk_size(arch, arch.widths, x.shape[0],
+                       default_budget(x.device) if budget_bytes is None else budget_bytes)
+
+    @torch.inference_mode()
+    def score(gates: list[torch.Tensor]) -> torch.Tensor:
+        out = []
+        for i in range(0, gates[0].shape[0], chunk):
+            g = [t[i:i + chunk].to(x.device) for t in gates]
+            params = [p[None].expand(g[0].shape[0], *p.shape) for p in parent]
+            out.append(_per_candidate(models.forward(arch, params, x, gates=g), y, kind).double())
+        return torch.cat(out).cpu()
+
+    return score
 
 
 def scorer(arch: Arch, parent: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,

@@ -8,9 +8,14 @@
   level a hidden layer sits between its fan-in (inputs of its nodes) and its fan-out (nodes of
   the next layer, or the classes), so its density is proportional to 1/fan_in + 1/fan_out
   (a conv layer's fan-in and fan-out count kernel taps): layers next to small layers keep more.
-Every mask of a level still has the same kept widths, so candidates are scored and networks
-trained stacked exactly as in `local`; only the widths differ. The random control and every
-comparator of a run use the run's structure.
+  Every mask of a level still has the same kept widths, so candidates are scored and networks
+  trained stacked exactly as in `local`; only the widths differ.
+- `global`: the same total, with the allocation across layers part of what is drawn and
+  searched (`masks.sample_global`: one node per layer, the rest uniformly from all remaining
+  nodes). Candidates differ in shape, so they are scored as 0/1 node gates of the full parent in
+  one batched pass (`search.gated_scorer`) and trained at full size with their gates
+  (`train_stack(gates=...)`), each equal to its compacted twin up to rounding (tests check both).
+The random control and every comparator of a run use the run's structure.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ import math
 from . import masks
 from .models import KERNEL, Arch
 
-STRUCTURES = ("local", "nonuniform")
+STRUCTURES = ("local", "nonuniform", "global")
 
 
 def erk_density(arch: Arch) -> tuple[float, ...]:
@@ -65,13 +70,19 @@ def allocate(widths: tuple[int, ...], total: int, density: tuple[float, ...]) ->
     return tuple(keep)
 
 
+def total(arch: Arch, sparsity: float) -> int:
+    """Hidden nodes a level keeps in all: the local structure's total (every structure's)."""
+    return sum(masks.kept_widths(arch.widths, sparsity))
+
+
 def kept(arch: Arch, sparsity: float, structure: str = "local",
          density: tuple[float, ...] = ()) -> tuple[int, ...]:
     """The kept widths of every mask of a level under a structure."""
     local = masks.kept_widths(arch.widths, sparsity)
     if structure == "local":
         return local
-    if structure != "nonuniform":
-        raise ValueError(f"structure={structure!r} is not allowed: one of {list(STRUCTURES)}")
+    if structure != "nonuniform":  # global: the allocation differs from mask to mask
+        raise ValueError(f"structure={structure!r} has no kept widths per level: one of "
+                         "['local', 'nonuniform']")
     return allocate(arch.widths, sum(local), tuple(density) or erk_density(arch))
 

@@ -43,21 +43,22 @@ def data_order(seed: int, tag: str, epoch: int, n: int) -> torch.Tensor:
 
 @torch.inference_mode()
 def evaluate(arch: Arch, params: list, x: torch.Tensor, y: torch.Tensor,
-             batch: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean loss and accuracy [M] of M stacked networks on a whole split (shared inputs)."""
+             batch: int = 1000, gates=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean loss and accuracy [M] of M stacked networks on a whole split (shared inputs);
+    `gates`: 0/1 node gates [M, width] per hidden layer (`models.forward`)."""
     M = params[-1].shape[0]
     loss = torch.zeros(M, dtype=torch.float64, device=x.device)
     correct = torch.zeros(M, dtype=torch.float64, device=x.device)
     for i in range(0, x.shape[0], batch):
         xb, yb = x[i:i + batch], y[i:i + batch]
-        logits = models.forward(arch, params, xb)
+        logits = models.forward(arch, params, xb, gates=gates)
         loss += models.cross_entropy(logits, yb.expand(M, -1)).double().sum(1)
         correct += (logits.argmax(-1) == yb).double().sum(1)
     return (loss / x.shape[0]).cpu(), (correct / x.shape[0]).cpu()
 
 
 def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedule,
-                progress=None, epochs: tuple[int, int] | None = None) -> dict:
+                progress=None, epochs: tuple[int, int] | None = None, gates=None) -> dict:
     """Train M stacked networks (params [M, ...]) in place of copies; network m uses seeds[m].
 
     Returns per-epoch metrics as [epochs+1, M] tensors (row 0: before training, measured on the
@@ -70,6 +71,10 @@ def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedul
     two: the dense parent's epochs, then the sparse network's). Rows before `first` are NaN, row
     `first` is measured before training as row 0 is, rows after `last` are not returned. The
     optimizer starts afresh (no momentum carried over the cut).
+
+    gates: fixed 0/1 node gates [M, width] per hidden layer (global masks: networks of
+    different shapes trained at full size, a removed node's output multiplied by 0, so it has
+    no effect and its weights no gradient; equal to the compacted network up to rounding).
     """
     first, last = epochs or (0, sched.epochs)
     params = [p.detach().clone().requires_grad_(True) for p in params]
@@ -80,10 +85,10 @@ def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedul
     total = sched.epochs * steps_per_epoch
     hist = {k: torch.full((last + 1, M), torch.nan, dtype=torch.float64)
             for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
-    hist["train_loss"][first], hist["train_acc"][first] = evaluate(arch, params, data.x_train,
-                                                                   data.y_train)
-    hist["test_loss"][first], hist["test_acc"][first] = evaluate(arch, params, data.x_test,
-                                                                 data.y_test)
+    hist["train_loss"][first], hist["train_acc"][first] = evaluate(
+        arch, params, data.x_train, data.y_train, gates=gates)
+    hist["test_loss"][first], hist["test_acc"][first] = evaluate(
+        arch, params, data.x_test, data.y_test, gates=gates)
     diverged = torch.full((M,), -1, dtype=torch.long)
     unique = sorted(set(seeds))
     row_of = torch.tensor([unique.index(s) for s in seeds], device=dev)
@@ -96,7 +101,7 @@ def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedul
         for i in range(0, N, sched.batch_size):
             idx = order[:, i:i + sched.batch_size]
             xb, yb = data.x_train[idx], data.y_train[idx]        # [M, B, ...], [M, B]
-            logits = models.forward(arch, params, xb)
+            logits = models.forward(arch, params, xb, gates=gates)
             ce = models.cross_entropy(logits, yb)                    # [M, B]
             for g in opt.param_groups:
                 g["lr"] = sched.lr_at(step, total)
@@ -109,7 +114,7 @@ def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedul
         hist["train_loss"][epoch] = (loss_sum / N).cpu()
         hist["train_acc"][epoch] = (correct / N).cpu()
         hist["test_loss"][epoch], hist["test_acc"][epoch] = evaluate(
-            arch, params, data.x_test, data.y_test)
+            arch, params, data.x_test, data.y_test, gates=gates)
         # Diverged: a non-finite loss this epoch or non-finite weights. Recorded, not fatal.
         finite = torch.isfinite(hist["train_loss"][epoch])
         for p in params:
