@@ -7,7 +7,7 @@ rebuilt from files, never typed by hand:
               weedout vs random over the sparsity levels (verdicts, Holm-adjusted p), convergence
               (from results/<preset>/stats.csv, accuracy.csv and run.json)
     speed     the benchmark's naive-vs-engine ratios (from results/bench/*.json)
-    (these, beyond the paper, are built in readme_beyond.py)
+    (these, beyond the paper, are built in readme_beyond.py and readme_axes.py)
     methods   every comparator and control vs random (from results/cpu_pai/methods.csv)
     budget    search variants vs random (results/cpu_budget/variants.csv and methods.csv)
     compute   FLOPs and seconds of search and training per method (results/cpu_pai/compute.csv)
@@ -15,6 +15,7 @@ rebuilt from files, never typed by hand:
               head start of its networks (search.csv and curves.csv, weedout.headstart)
     throughout  re-searches during training: moves, moving vs fixed twins, twins vs uncut
     structure non-uniform vs random, and vs the local networks of cpu_pai (paired by seed)
+    global    the same for global masks, with the allocations the search and the draw end with
     widths    per parent width: drops and weedout vs random; the same final network from the
               widest vs the narrowest parent (results/cpu_widths/widths.csv and pools.csv)
 
@@ -213,11 +214,12 @@ def render_speed(root: Path = paths.ROOT) -> str:
 
 
 def _blocks() -> dict:
-    from . import readme_beyond as beyond  # it formats with the helpers above
+    from . import readme_axes as axes, readme_beyond as beyond  # they use the helpers above
     return {"claims": render_claims, "speed": render_speed, "methods": beyond.render_methods,
             "budget": beyond.render_budget, "compute": beyond.render_compute,
-            "after": beyond.render_after, "widths": beyond.render_widths,
-            "structure": beyond.render_structure, "throughout": beyond.render_throughout}
+            "after": beyond.render_after, "widths": axes.render_widths,
+            "structure": axes.render_structure, "throughout": axes.render_throughout,
+            "global": axes.render_global}
 
 
 def update(text: str, root: Path = paths.ROOT) -> str:

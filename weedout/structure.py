@@ -86,3 +86,18 @@ def kept(arch: Arch, sparsity: float, structure: str = "local",
                          "['local', 'nonuniform']")
     return allocate(arch.widths, sum(local), tuple(density) or erk_density(arch))
 
+
+
+def allocation(accuracy):
+    """Per dataset x model x sparsity x method of a run's sparse networks: the mean kept nodes
+    of every hidden layer over the seeds ("51.2-50.8"), and the mean share of the first layer
+    (where a global search moves the budget, if anywhere)."""
+    import pandas as pd
+    acc = accuracy[accuracy.sparsity > 0]
+    layers = acc.widths.str.split("-", expand=True).astype(float)
+    share = layers[0] / layers.sum(axis=1)
+    keys = [acc[k] for k in ("dataset", "model", "sparsity", "method")]
+    mean = layers.groupby(keys).mean()
+    return pd.DataFrame({"kept_mean": mean.apply(lambda r: "-".join(f"{v:.1f}" for v in r), axis=1),
+                         "first_share": share.groupby(keys).mean(),
+                         "first_share_sd": share.groupby(keys).std()}).reset_index()
