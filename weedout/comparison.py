@@ -163,14 +163,4 @@ def paired_runs(local: pd.DataFrame, other: pd.DataFrame, margin: float = 0.01,
                      "params_local": float(base.params.mean()),
                      "mean": 100 * float(np.nanmean(x)), "mean_local": 100 * float(np.nanmean(y)),
                      **stats.paired_test(x, y, margin=margin, alpha=alpha)})
-    out = pd.DataFrame(rows)
-    if out.empty:
-        return out
-    for c in ("diff_mean", "diff_ci_low", "diff_ci_high"):
-        out[c] = 100 * out[c]  # points
-    family = out.groupby(["dataset", "model", "method"])
-    out["p_holm"] = family["p_value"].transform(stats.holm)
-    out["tost_p_holm"] = family["tost_p"].transform(stats.holm)
-    out["verdict"] = [stats.verdict(p, q, d, alpha).replace("weedout ", "")
-                      for p, q, d in zip(out.p_holm, out.tost_p_holm, out.diff_mean)]
-    return out
+    return stats.pairs_table(rows, ["dataset", "model", "method"], alpha)

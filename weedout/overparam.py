@@ -93,18 +93,8 @@ def pool_tests(cfg, widths_table: pd.DataFrame, accuracy: pd.DataFrame,
                          "mean_small": 100 * float(np.nanmean(y)) if len(y) else np.nan,
                          "mean_large": 100 * float(np.nanmean(x)) if len(x) else np.nan,
                          **stats.paired_test(x, y, margin=cfg.equivalence_margin, alpha=alpha)})
-    out = pd.DataFrame(rows)
-    if out.empty:
-        return out
-    for c in ("diff_mean", "diff_ci_low", "diff_ci_high"):
-        out[c] = 100 * out[c]  # points
-    family = out.groupby(["dataset", "base", "method"])
-    out["p_holm"] = family["p_value"].transform(stats.holm)
-    out["tost_p_holm"] = family["tost_p"].transform(stats.holm)
-    out["verdict"] = [stats.verdict(p, q, d, alpha).replace("weedout better", "larger better")
-                      .replace("weedout worse", "larger worse")
-                      for p, q, d in zip(out.p_holm, out.tost_p_holm, out.diff_mean)]
-    return out
+    return stats.pairs_table(rows, ["dataset", "base", "method"], alpha,
+                             "larger better", "larger worse")
 
 
 def _by_seed(acc: pd.DataFrame, ds: str, model: str, s: float, method: str) -> pd.Series:

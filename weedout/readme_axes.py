@@ -70,6 +70,21 @@ def _verdicts(v: pd.Series) -> str:
     return " / ".join(str(int(v.str.endswith(n).sum())) for n in names)
 
 
+def _vs_local(preset: str, run: dict, name: str, st: pd.DataFrame, pairs: pd.DataFrame) -> list:
+    """Evidence line and one row per dataset x model: weedout vs random under structure `name`
+    (stats.csv), and its networks vs the local ones of LOCAL_PRESET (`pairs`), per method."""
+    lines = [f"From {evidence(preset, run)}; local networks from `{LOCAL_PRESET}`.", "",
+             f"| dataset / model | weedout vs random, {name}: equivalent / inconclusive / "
+             f"better / worse | smallest p (Holm) | {name} vs local, random: equivalent / "
+             "inconclusive / better / worse | the same, weedout |", "|---|---|---:|---|---|"]
+    for (ds, model), g in st.groupby(["dataset", "model"], sort=True):
+        p = pairs[(pairs.dataset == ds) & (pairs.model == model)]
+        lines.append(f"| {ds} / {model} | {_verdicts(g.verdict)} | {_p(g.p_holm.min())} | "
+                     f"{_verdicts(p[p.method == 'random'].verdict)} | "
+                     f"{_verdicts(p[p.method == 'weedout'].verdict)} |")
+    return lines
+
+
 def render_structure(root: Path = paths.ROOT) -> str:
     """Per dataset and model of the non-uniform run: weedout vs random over the levels; then,
     per level, its networks against the local ones of `cpu_pai` (same machine, parents, seeds
@@ -82,15 +97,7 @@ def render_structure(root: Path = paths.ROOT) -> str:
     folder, run = got
     st = pd.read_csv(folder / "stats.csv")
     pairs = comparison.paired_runs(pd.read_csv(local), pd.read_csv(folder / "accuracy.csv"))
-    lines = [f"From {evidence(STRUCTURE_PRESET, run)}; local networks from `{LOCAL_PRESET}`.", "",
-             "| dataset / model | weedout vs random, non-uniform: equivalent / inconclusive / "
-             "better / worse | smallest p (Holm) | non-uniform vs local, random: equivalent / "
-             "inconclusive / better / worse | the same, weedout |", "|---|---|---:|---|---|"]
-    for (ds, model), g in st.groupby(["dataset", "model"], sort=True):
-        p = pairs[(pairs.dataset == ds) & (pairs.model == model)]
-        lines.append(f"| {ds} / {model} | {_verdicts(g.verdict)} | {_p(g.p_holm.min())} | "
-                     f"{_verdicts(p[p.method == 'random'].verdict)} | "
-                     f"{_verdicts(p[p.method == 'weedout'].verdict)} |")
+    lines = _vs_local(STRUCTURE_PRESET, run, "non-uniform", st, pairs)
     lines += ["", "Per level: kept nodes per layer and parameters (non-uniform vs local), and "
               "test accuracy non-uniform − local (pp, paired by seed, 95% CI, Holm p):", "",
               "| dataset / model | sparsity | kept: non-uniform / local | parameters | random Δ | "
@@ -166,15 +173,7 @@ def render_global(root: Path = paths.ROOT) -> str:
     folder, run = got
     st, acc = pd.read_csv(folder / "stats.csv"), pd.read_csv(folder / "accuracy.csv")
     pairs = comparison.paired_runs(pd.read_csv(local), acc)
-    lines = [f"From {evidence(GLOBAL_PRESET, run)}; local networks from `{LOCAL_PRESET}`.", "",
-             "| dataset / model | weedout vs random, global: equivalent / inconclusive / better / "
-             "worse | smallest p (Holm) | global vs local, random: equivalent / inconclusive / "
-             "better / worse | the same, weedout |", "|---|---|---:|---|---|"]
-    for (ds, model), g in st.groupby(["dataset", "model"], sort=True):
-        p = pairs[(pairs.dataset == ds) & (pairs.model == model)]
-        lines.append(f"| {ds} / {model} | {_verdicts(g.verdict)} | {_p(g.p_holm.min())} | "
-                     f"{_verdicts(p[p.method == 'random'].verdict)} | "
-                     f"{_verdicts(p[p.method == 'weedout'].verdict)} |")
+    lines = _vs_local(GLOBAL_PRESET, run, "global", st, pairs)
     alloc = structure.allocation(acc).set_index(["dataset", "model", "sparsity", "method"])
     stats_at = st.set_index(["dataset", "model", "sparsity"])
     lines += ["", "Per level: mean kept nodes per layer over the seeds (the local split in "

@@ -130,6 +130,25 @@ def holm(pvalues) -> np.ndarray:
     return out
 
 
+def pairs_table(rows: list[dict], family: list[str], alpha: float = 0.05,
+                better: str = "better", worse: str = "worse") -> pd.DataFrame:
+    """Rows that carry `paired_test` results (accuracy differences as fractions) as a table in
+    points, with Holm-adjusted p-values (t-test and TOST) per `family` and the verdict of the
+    adjusted ones, "better"/"worse" named by the caller (e.g. "larger better")."""
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    for c in ("diff_mean", "diff_ci_low", "diff_ci_high"):
+        out[c] = 100 * out[c]  # points
+    groups = out.groupby(family)
+    out["p_holm"] = groups["p_value"].transform(holm)
+    out["tost_p_holm"] = groups["tost_p"].transform(holm)
+    out["verdict"] = [verdict(p, q, d, alpha).replace("weedout better", better)
+                      .replace("weedout worse", worse)
+                      for p, q, d in zip(out.p_holm, out.tost_p_holm, out.diff_mean)]
+    return out
+
+
 def convergence(curves: pd.DataFrame, reach: float = 0.95) -> pd.DataFrame:
     """Per network: epochs_to_reach and auc (mean test_acc over epochs 1..E, in [0, 1]).
 
