@@ -223,10 +223,85 @@ def test_global_run_keeps_the_total_and_the_winner_is_the_search_minimum(tmp_pat
     np.testing.assert_allclose(w.sort_index(), best.sort_index(), rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["global", "unstructured"])
 @pytest.mark.parametrize("fields", [{"comparators": ("snip",)}, {"strategy": "evolution"},
                                     {"search_every": 1}, {"controls": ("scratch",)}])
-def test_global_refuses_what_it_does_not_support(monkeypatch, fields):
+def test_global_and_unstructured_refuse_what_they_do_not_support(monkeypatch, fields, name):
     monkeypatch.setitem(config.PRESETS, "bad", dataclasses.replace(
-        config.PRESETS["smoke"], preset="bad", structure="global", **fields))
-    with pytest.raises(ValueError, match="structure='global'"):
+        config.PRESETS["smoke"], preset="bad", structure=name, **fields))
+    with pytest.raises(ValueError, match=f"structure='{name}'"):
         config.resolve("bad")
+
+
+# -- unstructured masks: weight-level, at the parameter count of the level's node mask --
+
+def test_unstructured_counts_are_the_compacted_node_mask_weights():
+    arch = models.arch_for("mlp", (64,), 10, (64, 64), (8, 8))
+    # 0.5 of 64-64 keeps 32-32: 64x32, 32x32 and 10x32 weights (by hand)
+    assert masks.weight_counts(arch, 0.5) == [64 * 32, 32 * 32, 10 * 32]
+    cnn = models.arch_for("cnn1d", (1, 40), 10, (64, 64), (8, 6))
+    # kernel 5; 0.5 of 8-6 keeps 4-3; the classifier sees 3 channels x 10 positions
+    assert masks.weight_counts(cnn, 0.5) == [4 * 1 * 5, 3 * 4 * 5, 10 * 3 * 10]
+    shapes = masks.weight_shapes(arch)
+    w = masks.sample_weights(shapes, masks.weight_counts(arch, 0.5), 30,
+                             torch.Generator().manual_seed(0))
+    for m, k, shape in zip(w, masks.weight_counts(arch, 0.5), shapes):
+        assert m.shape == (30, *shape)
+        assert (m.flatten(1).sum(1) == k).all() and ((m == 0) | (m == 1)).all()
+    one = masks.select(w, 7)
+    assert all(torch.equal(a, b) for a, b in zip(masks.unpack(masks.pack(one), shapes), one))
+
+
+@pytest.mark.parametrize("kind, shape", [("mlp", (64,)), ("cnn1d", (1, 40))])
+def test_weight_scores_equal_the_weights_multiplied_twin(kind, shape):
+    from weedout import reference, search
+    arch = models.arch_for(kind, shape, 10, (16, 12), (8, 6))
+    parent = models.init_parent(arch, 0)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(32, *shape, generator=g), torch.randint(10, (32,), generator=g)
+    w = masks.sample_weights(masks.weight_shapes(arch), masks.weight_counts(arch, 0.5), 12, g)
+    got = search.weight_scorer(arch, parent, x, y, budget_bytes=1)(w)  # one by one in chunks
+    for i in range(12):  # the twin: a plain nn network whose weights are multiplied by the mask
+        twin = [p * w[j // 2][i] if j % 2 == 0 else p for j, p in enumerate(parent)]
+        want = reference.score_one_by_one(arch, twin, masks.full(arch.widths), x, y)
+        torch.testing.assert_close(got[i:i + 1], want, rtol=1e-5, atol=1e-6)
+
+
+def test_unstructured_training_equals_torch_pruning_reparametrisation():
+    from weedout import data, reference
+    from weedout.train import Schedule, train_stack
+    dset = data.load_dataset("digits", paths.DATA)
+    arch = models.arch_for("mlp", dset.in_shape, dset.n_classes, (32, 24), (8, 8))
+    parents = [models.init_parent(arch, s) for s in (0, 1)]
+    w = masks.sample_weights(masks.weight_shapes(arch), masks.weight_counts(arch, 0.7), 2,
+                             torch.Generator().manual_seed(0))
+    sched = Schedule(2, 64, 0.05, 0.9, 5e-4)
+    ours = train_stack(arch, models.stack(parents), dset, [0, 1], sched, weight_masks=w)
+    for m in range(2):
+        torch_prune = reference.train_one(arch, parents[m], None, dset, m, sched,
+                                          weight_masks=masks.select(w, m))
+        for key in ("train_loss", "test_loss"):
+            torch.testing.assert_close(ours[key][:, m], torch_prune[key][:, 0], rtol=0, atol=1e-4)
+        for key, n in (("train_acc", 1437), ("test_acc", 360)):
+            assert (ours[key][:, m] - torch_prune[key][:, 0]).abs().max() <= 1 / n + 1e-12
+
+
+def test_unstructured_run_reports_nonzero_parameters_and_dense_flops(tmp_path):
+    config.PRESETS["t_unstructured"] = dataclasses.replace(
+        config.PRESETS["smoke"], preset="t_unstructured", structure="unstructured")
+    try:
+        cfg = experiment.configure("t_unstructured", RESULTS_DIR=str(tmp_path / "results"),
+                                   FIGURES_DIR=str(tmp_path / "figures"))
+    finally:
+        del config.PRESETS["t_unstructured"]
+    experiment.run_all(cfg)
+    acc = pd.read_csv(cfg.results_path / "accuracy.csv")
+    arch = models.arch_for("mlp", (64,), 10, cfg.mlp_widths, cfg.cnn_channels)
+    dense = acc[acc.method == "dense"].iloc[0]
+    for r in acc[acc.sparsity > 0].itertuples():
+        biases = sum(arch.widths) + 10
+        assert r.params == sum(masks.weight_counts(arch, r.sparsity)) + biases
+        assert r.flops == dense.flops and r.widths == dense.widths   # dense kernels
+    search_csv = pd.read_csv(cfg.results_path / "search.csv")
+    w = acc[acc.method == "weedout"].set_index(["sparsity", "seed"]).init_score.sort_index()
+    np.testing.assert_allclose(w, search_csv.groupby(["sparsity", "seed"]).score.min(), rtol=1e-5)

@@ -18,7 +18,7 @@ from . import compute, config, data, masks, models, provenance, search, structur
 from .config import Config, derive_seed
 from .reduce import CURVE_COLUMNS, search_record
 from .results import MissingStageError, Store
-from .train import Schedule, train_stack
+from .train import Schedule, masked, train_stack
 
 
 @functools.lru_cache(maxsize=4)
@@ -79,9 +79,9 @@ def search_trials(cfg: Config, todo: list, save, bar) -> None:
         dset, arch = setup(cfg, ds, model)
         parent, _ = search_parent(cfg, arch, ds, model, seed, dset.x_train.device)
         x, y = scoring_batch(cfg, dset, seed)
-        gated = cfg.structure == "global"  # masks of any shapes: scored as node gates
-        score = (search.gated_scorer if gated else search.scorer)(arch, parent, x, y,
-                                                                   kind=cfg.score)
+        # global masks (any shapes) are scored as node gates, unstructured ones as weight masks
+        score = {"global": search.gated_scorer, "unstructured": search.weight_scorer}.get(
+            cfg.structure, search.scorer)(arch, parent, x, y, kind=cfg.score)
         # A variant's scorer (its own score kind or scoring batch) and budget, built once per seed
         varied = {v: variant_scorer(cfg, v, dset, seed, arch, parent, x, y, score)
                   for v in cfg.variants}
@@ -90,19 +90,17 @@ def search_trials(cfg: Config, todo: list, save, bar) -> None:
             g = torch.Generator().manual_seed(derive_seed(seed, *stream, ds, model, s))
             (sx, sy, sscore) = scoring
             ctx = search.context(arch, parent, sx, sy, s, budget, g, sscore,
-                                 kept=level_kept(cfg, arch, s), sample=global_sampler(
-                                     cfg, arch, s, g))
+                                 kept=level_kept(cfg, arch, s), sample=sampler(cfg, arch, s, g),
+                                 dense_cost=cfg.structure == "unstructured")
             ctx.evaluate = score   # what saliency methods and variants report: the main score
             return search.run(search.STRATEGIES[name], ctx)
 
         for s in [s for d, m, s, sd in todo if (d, m, sd) == (ds, model, seed)]:
             found, cost = searched(cfg.strategy, s, "search")
             g_random = torch.Generator().manual_seed(derive_seed(seed, "random", ds, model, s))
-            control = (global_sampler(cfg, arch, s, g_random)(1) if gated else
-                       masks.sample(arch.widths, s, 1, g_random, level_kept(cfg, arch, s)))
-            full = (masks.to_binary if gated else lambda k, w: k)(masks.full(arch.widths),
-                                                                  arch.widths)
-            index = masks.from_gates if gated else (lambda k: k)  # records keep indices
+            control = (sampler(cfg, arch, s, g_random)(1) if cfg.structure in structure.GATED
+                       else masks.sample(arch.widths, s, 1, g_random, level_kept(cfg, arch, s)))
+            full = full_mask(cfg, arch)
             others = {}
             for name in cfg.comparators:  # each its own stream: adding one changes no other
                 res, c = searched(name, s, "search", name)
@@ -117,8 +115,7 @@ def search_trials(cfg: Config, todo: list, save, bar) -> None:
             save((ds, model, s, seed), {
                 "dataset": ds, "model": model, "sparsity": s, "seed": seed,
                 "scores": found.scores, "best_index": found.best_index,
-                "weedout": masks.to_lists(index(found.best)),
-                "random": masks.to_lists(index(control)),
+                "weedout": record_mask(cfg, found.best), "random": record_mask(cfg, control),
                 "random_score": float(score(control)[0]),
                 "parent_score": float(score(full)[0]),
                 "cost": cost, "comparators": others})
@@ -126,18 +123,45 @@ def search_trials(cfg: Config, todo: list, save, bar) -> None:
                 bar.update(1)
 
 
-def global_sampler(cfg: Config, arch, s: float, generator):
-    """The sampler of global masks (as gates) at level s, or None for the other structures."""
-    if cfg.structure != "global":
-        return None
-    total = structure.total(arch, s)
-    return lambda n: masks.sample_global(arch.widths, total, n, generator)
+def sampler(cfg: Config, arch, s: float, generator):
+    """The sampler of a level's masks where it is not the exact-count node sampler: global
+    masks (as node gates) and unstructured ones (as weight masks); None otherwise."""
+    if cfg.structure == "global":
+        total = structure.total(arch, s)
+        return lambda n: masks.sample_global(arch.widths, total, n, generator)
+    if cfg.structure == "unstructured":
+        shapes, counts = masks.weight_shapes(arch), masks.weight_counts(arch, s)
+        return lambda n: masks.sample_weights(shapes, counts, n, generator)
+    return None
+
+
+def full_mask(cfg: Config, arch):
+    """The mask that keeps everything, in the form the structure's scorer takes."""
+    if cfg.structure == "unstructured":
+        return [torch.ones(1, *shape) for shape in masks.weight_shapes(arch)]
+    dense = masks.full(arch.widths)
+    return masks.to_binary(dense, arch.widths) if cfg.structure == "global" else dense
+
+
+def record_mask(cfg: Config, mask):
+    """A mask as the records keep it: kept node indices (global gates turned into them), or
+    an unstructured mask's bits (`masks.pack`)."""
+    if cfg.structure == "unstructured":
+        return masks.pack(mask)
+    return masks.to_lists(masks.from_gates(mask) if cfg.structure == "global" else mask)
+
+
+def read_mask(cfg: Config, ds: str, model: str, stored):
+    """The inverse of `record_mask` (global masks stay node indices)."""
+    if cfg.structure == "unstructured":
+        return masks.unpack(stored, masks.weight_shapes(setup(cfg, ds, model)[1]))
+    return masks.from_lists(stored)
 
 
 def level_kept(cfg: Config, arch, s: float) -> tuple[int, ...] | None:
-    """The kept widths of a level's masks; None for the paper's local structure (its path) and
-    for global masks (their widths differ from mask to mask)."""
-    return (None if cfg.structure in ("local", "global")
+    """The kept widths of a level's masks; None for the paper's local structure (its path), for
+    global masks (their widths differ from mask to mask) and for unstructured ones (weights)."""
+    return (None if cfg.structure in ("local", *structure.GATED)
             else structure.kept(arch, s, cfg.structure, cfg.layer_density))
 
 
@@ -162,8 +186,7 @@ def cell_networks(cfg: Config, store: Store, ds: str, model: str, s: float | Non
     nets = []
     for seed in seeds:
         rec = search_record(store, ds, model, s, seed)
-        nets += [("weedout", seed, masks.from_lists(rec["weedout"])),
-                 ("random", seed, masks.from_lists(rec["random"]))]
+        nets += [(m, seed, read_mask(cfg, ds, model, rec[m])) for m in ("weedout", "random")]
         for name in (*cfg.comparators, *cfg.variants):
             if name not in rec.get("comparators", {}):
                 raise MissingStageError(f"the search record of {ds}/{model} sparsity {s} seed "
@@ -205,14 +228,19 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
     searched = [search_parent(cfg, arch, ds, model, seed, dev) if k else
                 (parent_params(arch, ds, model, seed, dev), None) for seed in unique]
     parents = models.stack([p for p, _ in searched])
-    gates = None
-    if cfg.structure == "global" and s is not None:
-        # networks of different shapes: trained at full size with their node gates
-        gates = [torch.cat(layer).to(dev) for layer in
-                 zip(*[masks.to_binary(k, arch.widths) for _, _, k in nets])]
+    gates = weights = None
+    if cfg.structure in structure.GATED and s is not None:
+        # networks of different shapes (global) or of masked weights (unstructured): trained
+        # at full size with their node gates or weight masks
         index = torch.tensor([unique.index(sd) for sd in seeds], device=dev)
         carch, params = arch, [p[index] for p in parents]
-        widths = [tuple(layer.shape[1] for layer in k) for _, _, k in nets]
+        if cfg.structure == "global":
+            gates = [torch.cat(layer).to(dev) for layer in
+                     zip(*[masks.to_binary(k, arch.widths) for _, _, k in nets])]
+            widths = [tuple(layer.shape[1] for layer in k) for _, _, k in nets]
+        else:
+            weights = [torch.cat(layer).to(dev) for layer in zip(*[k for _, _, k in nets])]
+            widths = [arch.widths] * len(nets)
     else:
         keep = masks.cat([k if k is not None else masks.full(arch.widths) for _, _, k in nets])
         carch, params = models.compact(arch, parents, keep,
@@ -223,8 +251,9 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
     # this must equal the winning search score (checked by a test).
     xs, ys = zip(*[scoring_batch(cfg, dset, seed) for seed in seeds])
     with torch.no_grad():
-        init = search._per_candidate(models.forward(carch, params, torch.stack(xs), gates=gates),
-                                     torch.stack(ys), cfg.score)
+        init = search._per_candidate(
+            models.forward(carch, masked(params, weights), torch.stack(xs), gates=gates),
+            torch.stack(ys), cfg.score)
     t0 = time.perf_counter()
     moves, extra = [[] for _ in nets], [0] * len(nets)
     if cfg.search_every and s is not None:  # training stops every few epochs to search again
@@ -237,7 +266,7 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
                                               schedule(cfg), research, progress)
     else:
         hist = train_stack(carch, params, dset, seeds, schedule(cfg), progress,
-                           epochs=(k, cfg.epochs), gates=gates)
+                           epochs=(k, cfg.epochs), gates=gates, weight_masks=weights)
     seconds = time.perf_counter() - t0
     n_train, n_test = dset.x_train.shape[0], dset.x_test.shape[0]
     # FLOPs of each network as its compacted self (gated networks ran at full size: an
@@ -257,6 +286,8 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
         div = int(hist["diverged_epoch"][m])
         curves = {k: hist[k][:, m].tolist() for k in CURVE_COLUMNS}
         n_params, flops = models.count(arch.with_widths(widths[m]))
+        if weights is not None:  # unstructured: its nonzero parameters; dense kernels' FLOPs
+            n_params -= sum(int((w[m] == 0).sum()) for w in weights)
         out.append({"method": method, "seed": seed, "init_score": float(init[m]),
                     "widths": list(widths[m]), "params": n_params, "flops": flops,
                     "node_sparsity": 1 - sum(widths[m]) / sum(arch.widths),

@@ -344,11 +344,13 @@ def _structure(cfg: Config) -> None:
         raise _bad("structure", cfg.structure, f"one of {list(structure.STRUCTURES)}")
     if cfg.layer_density and cfg.structure != "nonuniform":
         raise _bad("layer_density", cfg.layer_density, "() unless structure='nonuniform'")
-    if cfg.structure == "global" and (cfg.comparators or cfg.variants or cfg.controls or
-                                      cfg.search_every or cfg.strategy != "random_search"):
+    if cfg.structure in ("global", "unstructured") and (
+            cfg.comparators or cfg.variants or cfg.controls or cfg.search_every
+            or cfg.strategy != "random_search"):
         raise _bad("structure", cfg.structure, "'local' or 'nonuniform' in a run with comparators, "
                    "variants, controls, search_every or a strategy other than random_search: "
-                   "global masks are searched by random search and trained beside random only")
+                   "global and unstructured masks are searched by random search and trained "
+                   "beside random only")
     for ds, model in cells(cfg):
         layers = len(cfg.mlp_widths if parent_of(model)[0] == "mlp" else cfg.cnn_channels)
         d = cfg.layer_density

@@ -65,6 +65,52 @@ def from_gates(gates: list[torch.Tensor]) -> Keep:
     return [g[0].nonzero().flatten()[None].long() for g in gates]
 
 
+def weight_shapes(arch) -> list[tuple[int, ...]]:
+    """The shape of every weight matrix of a parent (hidden layers, then the classifier)."""
+    from .models import init_parent
+    return [tuple(w.shape) for w in init_parent(arch, 0)[0::2]]
+
+
+def weight_counts(arch, sparsity: float) -> list[int]:
+    """Weights an *unstructured* mask keeps per weight matrix (hidden layers, then the
+    classifier): as many as the same matrix has in the level's local node mask, compacted."""
+    from .models import compact, init_parent
+    kept = kept_widths(arch.widths, sparsity)
+    _, cut = compact(arch, [p[None] for p in init_parent(arch, 0)], full(kept))
+    return [w[0].numel() for w in cut[0::2]]
+
+
+def sample_weights(shapes: list[tuple[int, ...]], counts: list[int], n: int,
+                   generator: torch.Generator) -> list[torch.Tensor]:
+    """n *unstructured* masks: per weight matrix of `shapes`, 0/1 weights [n, *shape] with
+    exactly counts[i] ones, a uniform subset (the top-k of i.i.d. uniforms)."""
+    out = []
+    for shape, k in zip(shapes, counts):
+        size = math.prod(shape)
+        chosen = torch.rand(n, size, generator=generator).topk(k, dim=1).indices
+        out.append(torch.zeros(n, size).scatter_(1, chosen, 1.0).view(n, *shape))
+    return out
+
+
+def pack(weights: list[torch.Tensor]) -> list[str]:
+    """One unstructured mask ([1, *shape] per matrix) as base64 bit strings (records are JSON)."""
+    import base64
+
+    import numpy as np
+    return [base64.b64encode(np.packbits(w[0].flatten().numpy().astype(bool)).tobytes()).decode()
+            for w in weights]
+
+
+def unpack(packed: list[str], shapes: list[tuple[int, ...]]) -> list[torch.Tensor]:
+    """The inverse of `pack`: 0/1 float masks [1, *shape] per matrix."""
+    import base64
+
+    import numpy as np
+    return [torch.from_numpy(np.unpackbits(np.frombuffer(base64.b64decode(s), np.uint8),
+                                           count=math.prod(shape)).astype(np.float32)
+                             ).view(1, *shape) for s, shape in zip(packed, shapes)]
+
+
 def full(widths: tuple[int, ...], n: int = 1) -> Keep:
     """The dense 'mask': every node kept."""
     return [torch.arange(w).expand(n, w).clone() for w in widths]

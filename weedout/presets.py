@@ -89,4 +89,8 @@ def build(Config) -> dict:
     PRESETS["cpu_global"] = dataclasses.replace(PRESETS["cpu"], preset="cpu_global",
                                                 models=("mlp",),
                                                 structure="global")
+    # The paper's future work, "unstructured sparsity": the cpu grid's MLP cells with weight-level
+    # masks, each matrix keeping as many weights as in the level's local node mask.
+    PRESETS["cpu_unstructured"] = dataclasses.replace(PRESETS["cpu"], preset="cpu_unstructured",
+                                                      models=("mlp",), structure="unstructured")
     return PRESETS

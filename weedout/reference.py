@@ -80,10 +80,16 @@ def evaluate(net: torch.nn.Module, loader: DataLoader, device) -> tuple[float, f
 
 
 def train_one(arch: Arch, parent: list[torch.Tensor], keep: Keep | None, data, seed: int,
-              sched: Schedule, device=None) -> dict:
-    """Train one masked network; the same metrics structure as `train.train_stack` with M=1."""
+              sched: Schedule, device=None, weight_masks: list[torch.Tensor] | None = None) -> dict:
+    """Train one masked network; the same metrics structure as `train.train_stack` with M=1.
+    weight_masks: 0/1 masks [1, *shape] per weight matrix (unstructured), applied with torch's
+    own pruning reparametrisation (`torch.nn.utils.prune.custom_from_mask`)."""
     device = device or data.x_train.device
     net = masked_net(arch, parent, keep, device)
+    if weight_masks is not None:
+        from torch.nn.utils import prune
+        for layer, m in zip([*net.hidden, net.out], weight_masks):
+            prune.custom_from_mask(layer, "weight", m[0].to(device))
     # The usual script keeps the data on the host and moves each batch to the device.
     train_set = TensorDataset(data.x_train.cpu(), data.y_train.cpu())
     loaders = {split: DataLoader(TensorDataset(getattr(data, f"x_{split}").cpu(),

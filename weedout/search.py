@@ -124,10 +124,12 @@ class SearchContext:
 
 def context(arch, parent, x, y, sparsity: float, budget: int, generator: torch.Generator,
             score: Callable[[Keep], torch.Tensor], kept: tuple[int, ...] | None = None,
-            sample: Callable[[int], Keep] | None = None) -> SearchContext:
+            sample: Callable[[int], Keep] | None = None,
+            dense_cost: bool = False) -> SearchContext:
     """A SearchContext whose score counts one forward pass per mask scored, and its FLOPs;
     `kept`: the level's kept widths where the structure is not local; `sample`: a sampler other
-    than the exact-count one (global masks: `masks.sample_global`, scored as gates)."""
+    than the exact-count one (global masks: `masks.sample_global`, scored as gates);
+    `dense_cost`: a scored mask costs the full parent's pass (unstructured masks)."""
     compute.warm()  # before search.run starts its clock
     ctx = SearchContext(arch, parent, x, y, sparsity, budget, generator,
                         sample or (lambda n: masks.sample(arch.widths, sparsity, n, generator,
@@ -136,8 +138,8 @@ def context(arch, parent, x, y, sparsity: float, budget: int, generator: torch.G
 
     def counted(keep: Keep) -> torch.Tensor:
         ctx.cost["forward"] += keep[0].shape[0]
-        ctx.cost["flops"] += compute.scoring_flops(arch, tuple(k.shape[1] for k in keep),
-                                                   x.shape[0], keep[0].shape[0])
+        kept = arch.widths if dense_cost else tuple(k.shape[1] for k in keep)
+        ctx.cost["flops"] += compute.scoring_flops(arch, kept, x.shape[0], keep[0].shape[0])
         return score(keep)
 
     ctx.score = counted
@@ -242,6 +244,31 @@ def candidate_bytes(arch: Arch, kept: tuple[int, ...], batch: int, parent_widths
 def chunk_size(arch: Arch, kept: tuple[int, ...], batch: int, budget_bytes: int) -> int:
     """Candidates per batched pass: as many as fit the budget, at least 1, at most MAX_CHUNK."""
     return max(1, min(MAX_CHUNK, budget_bytes // candidate_bytes(arch, kept, batch)))
+
+
+def weight_scorer(arch: Arch, parent: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+                  kind: str = "loss", budget_bytes: int | None = None
+                  ) -> Callable[[list[torch.Tensor]], torch.Tensor]:
+    """score(masks) for unstructured masks (0/1 [n, *shape] per weight matrix) of the
+    (unstacked) parent: each candidate a full-size network whose weights are multiplied by its
+    mask, many in one batched pass (chunked by the memory of their weights and activations)."""
+    budget = default_budget(x.device) if budget_bytes is None else budget_bytes
+    per = 4 * (2 * sum(p.numel() for p in parent[0::2])
+               + 3 * x.shape[0] * (sum(arch.widths) + arch.n_classes))
+    chunk = max(1, min(MAX_CHUNK, budget // per))
+
+    @torch.inference_mode()
+    def score(weights: list[torch.Tensor]) -> torch.Tensor:
+        out = []
+        for i in range(0, weights[0].shape[0], chunk):
+            w = [t[i:i + chunk].to(x.device) for t in weights]
+            C = w[0].shape[0]
+            params = [p[None] * w[j // 2] if j % 2 == 0 else p[None].expand(C, *p.shape)
+                      for j, p in enumerate(parent)]
+            out.append(_per_candidate(models.forward(arch, params, x), y, kind).double())
+        return torch.cat(out).cpu()
+
+    return score
 
 
 def gated_scorer(arch: Arch, parent: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,

@@ -15,6 +15,11 @@
   nodes). Candidates differ in shape, so they are scored as 0/1 node gates of the full parent in
   one batched pass (`search.gated_scorer`) and trained at full size with their gates
   (`train_stack(gates=...)`), each equal to its compacted twin up to rounding (tests check both).
+- `unstructured`: weight-level masks, per weight matrix as many weights as the matrix keeps
+  in the level's local node mask (`masks.weight_counts`; biases are all kept), drawn uniformly
+  (`masks.sample_weights`), scored (`search.weight_scorer`) and trained (`train_stack(
+  weight_masks=...)`) at full size with the weights multiplied by their masks. An unstructured
+  network does not compact: the tables give its nonzero parameters and its dense kernels' FLOPs.
 The random control and every comparator of a run use the run's structure.
 """
 from __future__ import annotations
@@ -24,7 +29,8 @@ import math
 from . import masks
 from .models import KERNEL, Arch
 
-STRUCTURES = ("local", "nonuniform", "global")
+STRUCTURES = ("local", "nonuniform", "global", "unstructured")
+GATED = ("global", "unstructured")  # masks of mixed shapes or of weights: full-size networks
 
 
 def erk_density(arch: Arch) -> tuple[float, ...]:

@@ -34,6 +34,14 @@ class Schedule:
         return self.lr * 0.5 * (1 + math.cos(math.pi * step / total))
 
 
+def masked(params: list, weight_masks) -> list:
+    """The parameters a forward pass uses: each weight matrix times its 0/1 mask [M, *shape]
+    (unstructured masks; biases as they are), or `params` itself without masks."""
+    if weight_masks is None:
+        return params
+    return [p * weight_masks[i // 2] if i % 2 == 0 else p for i, p in enumerate(params)]
+
+
 def data_order(seed: int, tag: str, epoch: int, n: int) -> torch.Tensor:
     """The permutation a network with this seed sees in this epoch (CPU generator: the same on
     every device)."""
@@ -43,10 +51,11 @@ def data_order(seed: int, tag: str, epoch: int, n: int) -> torch.Tensor:
 
 @torch.inference_mode()
 def evaluate(arch: Arch, params: list, x: torch.Tensor, y: torch.Tensor,
-             batch: int = 1000, gates=None) -> tuple[torch.Tensor, torch.Tensor]:
+             batch: int = 1000, gates=None, weight_masks=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean loss and accuracy [M] of M stacked networks on a whole split (shared inputs);
     `gates`: 0/1 node gates [M, width] per hidden layer (`models.forward`)."""
     M = params[-1].shape[0]
+    params = masked(params, weight_masks)
     loss = torch.zeros(M, dtype=torch.float64, device=x.device)
     correct = torch.zeros(M, dtype=torch.float64, device=x.device)
     for i in range(0, x.shape[0], batch):
@@ -58,7 +67,8 @@ def evaluate(arch: Arch, params: list, x: torch.Tensor, y: torch.Tensor,
 
 
 def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedule,
-                progress=None, epochs: tuple[int, int] | None = None, gates=None) -> dict:
+                progress=None, epochs: tuple[int, int] | None = None, gates=None,
+                weight_masks=None) -> dict:
     """Train M stacked networks (params [M, ...]) in place of copies; network m uses seeds[m].
 
     Returns per-epoch metrics as [epochs+1, M] tensors (row 0: before training, measured on the
@@ -75,6 +85,9 @@ def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedul
     gates: fixed 0/1 node gates [M, width] per hidden layer (global masks: networks of
     different shapes trained at full size, a removed node's output multiplied by 0, so it has
     no effect and its weights no gradient; equal to the compacted network up to rounding).
+    weight_masks: fixed 0/1 masks [M, *shape] per weight matrix (unstructured masks): every
+    forward pass uses the weights times their masks, so a removed weight has no effect and no
+    gradient (its stored value only decays), as in torch.nn.utils.prune's reparametrisation.
     """
     first, last = epochs or (0, sched.epochs)
     params = [p.detach().clone().requires_grad_(True) for p in params]
@@ -86,9 +99,9 @@ def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedul
     hist = {k: torch.full((last + 1, M), torch.nan, dtype=torch.float64)
             for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
     hist["train_loss"][first], hist["train_acc"][first] = evaluate(
-        arch, params, data.x_train, data.y_train, gates=gates)
+        arch, params, data.x_train, data.y_train, gates=gates, weight_masks=weight_masks)
     hist["test_loss"][first], hist["test_acc"][first] = evaluate(
-        arch, params, data.x_test, data.y_test, gates=gates)
+        arch, params, data.x_test, data.y_test, gates=gates, weight_masks=weight_masks)
     diverged = torch.full((M,), -1, dtype=torch.long)
     unique = sorted(set(seeds))
     row_of = torch.tensor([unique.index(s) for s in seeds], device=dev)
@@ -101,7 +114,7 @@ def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedul
         for i in range(0, N, sched.batch_size):
             idx = order[:, i:i + sched.batch_size]
             xb, yb = data.x_train[idx], data.y_train[idx]        # [M, B, ...], [M, B]
-            logits = models.forward(arch, params, xb, gates=gates)
+            logits = models.forward(arch, masked(params, weight_masks), xb, gates=gates)
             ce = models.cross_entropy(logits, yb)                    # [M, B]
             for g in opt.param_groups:
                 g["lr"] = sched.lr_at(step, total)
@@ -114,7 +127,7 @@ def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedul
         hist["train_loss"][epoch] = (loss_sum / N).cpu()
         hist["train_acc"][epoch] = (correct / N).cpu()
         hist["test_loss"][epoch], hist["test_acc"][epoch] = evaluate(
-            arch, params, data.x_test, data.y_test, gates=gates)
+            arch, params, data.x_test, data.y_test, gates=gates, weight_masks=weight_masks)
         # Diverged: a non-finite loss this epoch or non-finite weights. Recorded, not fatal.
         finite = torch.isfinite(hist["train_loss"][epoch])
         for p in params:
