@@ -16,6 +16,7 @@ rebuilt from files, never typed by hand:
     throughout  re-searches during training: moves, moving vs fixed twins, twins vs uncut
     structure non-uniform vs random, and vs the local networks of cpu_pai (paired by seed)
     global    the same for global masks, with the allocations the search and the draw end with
+    unstructured  the structure block for weight-level masks (nonzero parameters vs local)
     widths    per parent width: drops and weedout vs random; the same final network from the
               widest vs the narrowest parent (results/cpu_widths/widths.csv and pools.csv)
 
@@ -219,7 +220,7 @@ def _blocks() -> dict:
             "budget": beyond.render_budget, "compute": beyond.render_compute,
             "after": beyond.render_after, "widths": axes.render_widths,
             "structure": axes.render_structure, "throughout": axes.render_throughout,
-            "global": axes.render_global}
+            "global": axes.render_global, "unstructured": axes.render_unstructured}
 
 
 def update(text: str, root: Path = paths.ROOT) -> str:

@@ -85,32 +85,46 @@ def _vs_local(preset: str, run: dict, name: str, st: pd.DataFrame, pairs: pd.Dat
     return lines
 
 
-def render_structure(root: Path = paths.ROOT) -> str:
-    """Per dataset and model of the non-uniform run: weedout vs random over the levels; then,
-    per level, its networks against the local ones of `cpu_pai` (same machine, parents, seeds
-    and data orders), paired by seed (`comparison.paired_runs`)."""
+def render_structure(root: Path = paths.ROOT, preset: str = STRUCTURE_PRESET,
+                     name: str = "non-uniform") -> str:
+    """Per dataset and model of a run with another structure (non-uniform; unstructured):
+    weedout vs random over the levels; then, per level, its networks against the local ones of
+    `cpu_pai` (same machine, parents, seeds and data orders), paired by seed
+    (`comparison.paired_runs`), with kept nodes per layer (node masks) and parameters."""
     from . import comparison
-    got = _committed(root, STRUCTURE_PRESET, "stats.csv", "accuracy.csv")
+    got = _committed(root, preset, "stats.csv", "accuracy.csv")
     local = root / "results" / LOCAL_PRESET / "accuracy.csv"
     if isinstance(got, str) or not local.exists():
         return got if isinstance(got, str) else f"No committed `{LOCAL_PRESET}` run to compare with."
     folder, run = got
     st = pd.read_csv(folder / "stats.csv")
     pairs = comparison.paired_runs(pd.read_csv(local), pd.read_csv(folder / "accuracy.csv"))
-    lines = _vs_local(STRUCTURE_PRESET, run, "non-uniform", st, pairs)
-    lines += ["", "Per level: kept nodes per layer and parameters (non-uniform vs local), and "
-              "test accuracy non-uniform − local (pp, paired by seed, 95% CI, Holm p):", "",
-              "| dataset / model | sparsity | kept: non-uniform / local | parameters | random Δ | "
-              "weedout Δ |", "|---|---:|---|---:|---:|---:|"]
+    nodes = name != "unstructured"  # weight masks keep every node
+    lines = _vs_local(preset, run, name, st, pairs)
+    lines += ["", f"Per level: {'kept nodes per layer and ' if nodes else 'nonzero '}parameters "
+              f"({name} vs local), and test accuracy {name} − local (pp, paired by seed, 95% "
+              "CI, Holm p):", "",
+              f"| dataset / model | sparsity | {f'kept: {name} / local | ' if nodes else ''}"
+              "parameters | random Δ | weedout Δ |",
+              f"|---|---:|{'---|' if nodes else ''}---:|---:|---:|"]
     for key, g in pairs.groupby(["dataset", "model", "sparsity"], sort=True):
         r = g.set_index("method")
         cell = [f"{_signed(r.loc[m, 'diff_mean'], 1)} ({r.loc[m, 'diff_ci_low']:+.1f} … "
                 f"{r.loc[m, 'diff_ci_high']:+.1f}; {_p(r.loc[m, 'p_holm'])})"
                 for m in ("random", "weedout")]
-        lines.append(f"| {key[0]} / {key[1]} | {_pct(key[2], 0)}% | {r.kept.iloc[0]} / "
-                     f"{r.kept_local.iloc[0]} | {r.params.iloc[0]:,.0f} / "
-                     f"{r.params_local.iloc[0]:,.0f} | {cell[0]} | {cell[1]} |")
+        kept = f"{r.kept.iloc[0]} / {r.kept_local.iloc[0]} | " if nodes else ""
+        lines.append(f"| {key[0]} / {key[1]} | {_pct(key[2], 0)}% | {kept}"
+                     f"{r.params.iloc[0]:,.0f} / {r.params_local.iloc[0]:,.0f} | {cell[0]} | "
+                     f"{cell[1]} |")
     return "\n".join(lines)
+
+
+UNSTRUCTURED_PRESET = "cpu_unstructured"
+
+
+def render_unstructured(root: Path = paths.ROOT) -> str:
+    """The structure block of the unstructured run."""
+    return render_structure(root, UNSTRUCTURED_PRESET, "unstructured")
 
 
 THROUGHOUT_PRESET = "cpu_throughout"
