@@ -114,3 +114,21 @@ def test_notebook_run_alone_ends_in_that_one_line(tmp_path):
     assert len(errors) == 1 and errors[0]["ename"] == "MissingStageError"
     assert len(errors[0]["traceback"]) == 1, errors[0]["traceback"]
     assert "accuracy.csv is missing: run notebooks/02_training first" in errors[0]["traceback"][0]
+
+
+# The runs beyond the paper carry more tables (methods, widths, pools, throughout, ...): the
+# whole committed folder is copied, so every table 03 writes is checked.
+AXES = ("cpu_search_after", "cpu_widths", "cpu_structure", "cpu_global", "cpu_unstructured",
+        "cpu_throughout")
+
+
+@pytest.mark.parametrize("preset", AXES)
+def test_reanalysis_of_the_axes_runs_changes_no_file(preset, tmp_path):
+    res = tmp_path / "results"
+    shutil.copytree(paths.results_dir(preset), res,  # what git tracks there
+                    ignore=shutil.ignore_patterns(".lock", "last_run.json", "trials", "notebooks"))
+    cfg = experiment.configure(preset, RESULTS_DIR=str(res), FIGURES_DIR=str(tmp_path / "fig"))
+    before = files(res)
+    experiment.run_analysis(cfg)
+    after = files(res)
+    assert {k: v for k, v in after.items() if k not in ("last_run.json", ".lock")} == before
