@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from weedout import cells, comparison, config, experiment, masks, models, paths, structure
+from weedout import cells, comparison, config, masks, models, paths, structure
+
+from smoke_runs import run_smoke, tiny
 
 MLP = models.arch_for("mlp", (64,), 10, (256, 256), (32, 32))
 CNN1D = models.arch_for("cnn1d", (1, 40), 10, (256, 256), (32, 32))
@@ -90,15 +92,8 @@ def test_local_search_equals_the_committed_cpu_search():
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("structure")
     out = {}
-    for name, struct in (("local", "local"), ("nonuniform", "nonuniform")):
-        config.PRESETS[f"t_{name}"] = dataclasses.replace(config.PRESETS["smoke"],
-                                                          preset=f"t_{name}", structure=struct)
-        try:
-            cfg = experiment.configure(f"t_{name}", RESULTS_DIR=str(root / name / "results"),
-                                       FIGURES_DIR=str(root / name / "figures"))
-        finally:
-            del config.PRESETS[f"t_{name}"]
-        experiment.run_all(cfg)
+    for name in ("local", "nonuniform"):
+        cfg = run_smoke(root, f"t_{name}", structure=name)
         out[name] = pd.read_csv(cfg.results_path / "accuracy.csv"), cfg
     return out
 
@@ -170,10 +165,7 @@ def test_global_masks_have_the_count_asked_for(widths, total):
 @pytest.mark.parametrize("kind, shape", [("mlp", (64,)), ("cnn1d", (1, 40))])
 def test_gated_batched_scores_equal_one_by_one_compact_scoring(kind, shape):
     from weedout import search
-    arch = models.arch_for(kind, shape, 10, (16, 12), (8, 6))
-    parent = models.init_parent(arch, 0)
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(32, *shape, generator=g), torch.randint(10, (32,), generator=g)
+    arch, parent, g, x, y = tiny(kind, shape)
     gates = masks.sample_global(arch.widths, sum(arch.widths) // 2, 25, g)
     batched = search.gated_scorer(arch, parent, x, y, budget_bytes=1)(gates)  # chunks of 1..
     whole = search.gated_scorer(arch, parent, x, y)(gates)                      # ..and of all
@@ -203,14 +195,7 @@ def test_gated_training_equals_training_the_compacted_network():
 
 
 def test_global_run_keeps_the_total_and_the_winner_is_the_search_minimum(tmp_path):
-    config.PRESETS["t_global"] = dataclasses.replace(config.PRESETS["smoke"], preset="t_global",
-                                                     structure="global")
-    try:
-        cfg = experiment.configure("t_global", RESULTS_DIR=str(tmp_path / "results"),
-                                   FIGURES_DIR=str(tmp_path / "figures"))
-    finally:
-        del config.PRESETS["t_global"]
-    experiment.run_all(cfg)
+    cfg = run_smoke(tmp_path, "t_global", structure="global")
     acc = pd.read_csv(cfg.results_path / "accuracy.csv")
     search_csv = pd.read_csv(cfg.results_path / "search.csv")
     arch = models.arch_for("mlp", (64,), 10, cfg.mlp_widths, cfg.cnn_channels)
@@ -255,10 +240,7 @@ def test_unstructured_counts_are_the_compacted_node_mask_weights():
 @pytest.mark.parametrize("kind, shape", [("mlp", (64,)), ("cnn1d", (1, 40))])
 def test_weight_scores_equal_the_weights_multiplied_twin(kind, shape):
     from weedout import reference, search
-    arch = models.arch_for(kind, shape, 10, (16, 12), (8, 6))
-    parent = models.init_parent(arch, 0)
-    g = torch.Generator().manual_seed(0)
-    x, y = torch.randn(32, *shape, generator=g), torch.randint(10, (32,), generator=g)
+    arch, parent, g, x, y = tiny(kind, shape)
     w = masks.sample_weights(masks.weight_shapes(arch), masks.weight_counts(arch, 0.5), 12, g)
     got = search.weight_scorer(arch, parent, x, y, budget_bytes=1)(w)  # one by one in chunks
     for i in range(12):  # the twin: a plain nn network whose weights are multiplied by the mask
@@ -287,14 +269,7 @@ def test_unstructured_training_equals_torch_pruning_reparametrisation():
 
 
 def test_unstructured_run_reports_nonzero_parameters_and_dense_flops(tmp_path):
-    config.PRESETS["t_unstructured"] = dataclasses.replace(
-        config.PRESETS["smoke"], preset="t_unstructured", structure="unstructured")
-    try:
-        cfg = experiment.configure("t_unstructured", RESULTS_DIR=str(tmp_path / "results"),
-                                   FIGURES_DIR=str(tmp_path / "figures"))
-    finally:
-        del config.PRESETS["t_unstructured"]
-    experiment.run_all(cfg)
+    cfg = run_smoke(tmp_path, "t_unstructured", structure="unstructured")
     acc = pd.read_csv(cfg.results_path / "accuracy.csv")
     arch = models.arch_for("mlp", (64,), 10, cfg.mlp_widths, cfg.cnn_channels)
     dense = acc[acc.method == "dense"].iloc[0]

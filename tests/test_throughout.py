@@ -11,6 +11,8 @@ import torch
 
 from weedout import config, experiment, masks, models, throughout
 
+from smoke_runs import run_smoke
+
 
 @pytest.mark.parametrize("kind, shape", [("mlp", (64,)), ("cnn1d", (1, 40)), ("cnn", (1, 8, 8))])
 def test_scatter_is_the_inverse_of_compact(kind, shape):
@@ -34,23 +36,12 @@ def test_boundaries():
     assert throughout.boundaries(0, 2, 3) == [(0, 2), (2, 3)]
 
 
-def _run(tmp, name, **fields):
-    config.PRESETS[name] = dataclasses.replace(config.PRESETS["smoke"], preset=name, **fields)
-    try:
-        cfg = experiment.configure(name, RESULTS_DIR=str(tmp / name / "results"),
-                                   FIGURES_DIR=str(tmp / name / "figures"))
-    finally:
-        del config.PRESETS[name]
-    experiment.run_all(cfg)
-    return cfg
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("throughout")
     # no momentum: then nothing but the masks distinguishes a cut run from an uncut one
-    return {"static": _run(tmp, "t_static", momentum=0.0),
-            "every": _run(tmp, "t_every", momentum=0.0, search_every=1)}
+    return {"static": run_smoke(tmp, "t_static", momentum=0.0),
+            "every": run_smoke(tmp, "t_every", momentum=0.0, search_every=1)}
 
 
 def read(cfg, name):
