@@ -9,10 +9,11 @@ import difflib
 import math
 from pathlib import Path
 
-from . import paths
-from .config import (CONTROLS, DEVICES, FIXED, PARAMETERS, PRESETS, RESERVED, SCORES,
-                     VARIANT_KEYS, Config, _bad, _is_int, cells, default_preset, load_plugins,
-                     parent_of, parent_widths)
+from . import config, paths
+# The registries (PRESETS, PARAMETERS) and the hooks are read through `config` at call time:
+# plugins add to them and tests may swap them for copies.
+from .config import (CONTROLS, DEVICES, FIXED, RESERVED, SCORES, VARIANT_KEYS, Config, _bad,
+                     _is_int, cells, parent_of, parent_widths)
 
 
 def _names(name: str, value, allowed: tuple[str, ...]) -> tuple[str, ...]:
@@ -102,20 +103,21 @@ def resolve(PRESET: str | None = None, **params) -> Config:
     """
     from . import data, search  # late: keep `import weedout.config` light
 
-    load_plugins()
+    config.load_plugins()
     name = "PRESET"
     if PRESET is None:
-        PRESET, source = default_preset()
+        PRESET, source = config.default_preset()
         name = "PRESET" if source == "default" else source
-    if not isinstance(PRESET, str) or PRESET not in PRESETS:  # a list would raise TypeError
-        raise _bad(name, PRESET, f"one of {list(PRESETS)}")
-    unknown = sorted(set(params) - set(PARAMETERS))
+    # (not isinstance first: a list would raise TypeError in the `in`)
+    if not isinstance(PRESET, str) or PRESET not in config.PRESETS:
+        raise _bad(name, PRESET, f"one of {list(config.PRESETS)}")
+    unknown = sorted(set(params) - set(config.PARAMETERS))
     if unknown:  # a typo must not be dropped silently: the run would use the preset's value
-        close = difflib.get_close_matches(unknown[0].upper(), PARAMETERS, n=1)
+        close = difflib.get_close_matches(unknown[0].upper(), config.PARAMETERS, n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         raise _bad(unknown[0], params[unknown[0]], f"unknown parameter; {hint}known parameters "
-                   f"are PRESET, {', '.join(PARAMETERS)}")
-    base = PRESETS[PRESET]
+                   f"are PRESET, {', '.join(config.PARAMETERS)}")
+    base = config.PRESETS[PRESET]
     given = {k: v for k, v in params.items() if v is not None}
     changes: dict = {}
     if "DATASETS" in given:
@@ -130,14 +132,14 @@ def resolve(PRESET: str | None = None, **params) -> Config:
         changes["widths"] = _widths(given["WIDTHS"])
     for key in ("CANDIDATES", "EPOCHS"):
         if key in given:
-            changes[PARAMETERS[key]] = _count(key, given[key])
+            changes[config.PARAMETERS[key]] = _count(key, given[key])
     if "DEVICE" in given:
         if given["DEVICE"] not in DEVICES:
             raise _bad("DEVICE", given["DEVICE"], f"one of {list(DEVICES)}")
         changes["device"] = given["DEVICE"]
     for key in ("DATA_ROOT", "RESULTS_DIR", "FIGURES_DIR"):
         if key in given:
-            changes[PARAMETERS[key]] = _path(key, given[key])
+            changes[config.PARAMETERS[key]] = _path(key, given[key])
     cfg = dataclasses.replace(base, **changes)
     # Every (dataset, model) pair must make sense; a model list applies to every dataset.
     for ds, model in cells(cfg):
