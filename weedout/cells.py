@@ -95,12 +95,11 @@ def search_trials(cfg: Config, todo: list, save, bar) -> None:
             ctx.evaluate = score   # what saliency methods and variants report: the main score
             return search.run(search.STRATEGIES[name], ctx)
 
+        full = full_mask(cfg, arch)
         for s in [s for d, m, s, sd in todo if (d, m, sd) == (ds, model, seed)]:
             found, cost = searched(cfg.strategy, s, "search")
-            g_random = torch.Generator().manual_seed(derive_seed(seed, "random", ds, model, s))
-            control = (sampler(cfg, arch, s, g_random)(1) if cfg.structure in structure.GATED
-                       else masks.sample(arch.widths, s, 1, g_random, level_kept(cfg, arch, s)))
-            full = full_mask(cfg, arch)
+            control = sampler(cfg, arch, s, torch.Generator().manual_seed(
+                derive_seed(seed, "random", ds, model, s)))(1)
             others = {}
             for name in cfg.comparators:  # each its own stream: adding one changes no other
                 res, c = searched(name, s, "search", name)
@@ -124,15 +123,16 @@ def search_trials(cfg: Config, todo: list, save, bar) -> None:
 
 
 def sampler(cfg: Config, arch, s: float, generator):
-    """The sampler of a level's masks where it is not the exact-count node sampler: global
-    masks (as node gates) and unstructured ones (as weight masks); None otherwise."""
+    """sample(n): n masks of level s in the structure's form: exact-count node masks (local,
+    non-uniform), global masks as node gates, unstructured ones as weight masks."""
     if cfg.structure == "global":
         total = structure.total(arch, s)
         return lambda n: masks.sample_global(arch.widths, total, n, generator)
     if cfg.structure == "unstructured":
         shapes, counts = masks.weight_shapes(arch), masks.weight_counts(arch, s)
         return lambda n: masks.sample_weights(shapes, counts, n, generator)
-    return None
+    kept = level_kept(cfg, arch, s)
+    return lambda n: masks.sample(arch.widths, s, n, generator, kept)
 
 
 def full_mask(cfg: Config, arch):
@@ -186,7 +186,8 @@ def cell_networks(cfg: Config, store: Store, ds: str, model: str, s: float | Non
     nets = []
     for seed in seeds:
         rec = search_record(store, ds, model, s, seed)
-        nets += [(m, seed, read_mask(cfg, ds, model, rec[m])) for m in ("weedout", "random")]
+        first = {m: read_mask(cfg, ds, model, rec[m]) for m in ("weedout", "random")}
+        nets += [(m, seed, first[m]) for m in ("weedout", "random")]
         for name in (*cfg.comparators, *cfg.variants):
             if name not in rec.get("comparators", {}):
                 raise MissingStageError(f"the search record of {ds}/{model} sparsity {s} seed "
@@ -194,7 +195,7 @@ def cell_networks(cfg: Config, store: Store, ds: str, model: str, s: float | Non
             nets.append((name, seed, masks.from_lists(rec["comparators"][name]["keep"])))
         nets += [(name, seed, masks.from_lists(rec["random"])) for name in cfg.controls]
         if cfg.search_every:  # the fixed twins: the first masks, through the same cuts
-            nets += [(f"{m}_fixed", seed, masks.from_lists(rec[m])) for m in ("weedout", "random")]
+            nets += [(f"{m}_fixed", seed, first[m]) for m in ("weedout", "random")]
     return nets
 
 
@@ -228,11 +229,11 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
     searched = [search_parent(cfg, arch, ds, model, seed, dev) if k else
                 (parent_params(arch, ds, model, seed, dev), None) for seed in unique]
     parents = models.stack([p for p, _ in searched])
+    index = torch.tensor([unique.index(sd) for sd in seeds], device=dev)  # network -> parent
     gates = weights = None
     if cfg.structure in structure.GATED and s is not None:
         # networks of different shapes (global) or of masked weights (unstructured): trained
         # at full size with their node gates or weight masks
-        index = torch.tensor([unique.index(sd) for sd in seeds], device=dev)
         carch, params = arch, [p[index] for p in parents]
         if cfg.structure == "global":
             gates = [torch.cat(layer).to(dev) for layer in
@@ -243,8 +244,7 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
             widths = [arch.widths] * len(nets)
     else:
         keep = masks.cat([k if k is not None else masks.full(arch.widths) for _, _, k in nets])
-        carch, params = models.compact(arch, parents, keep,
-                                       torch.tensor([unique.index(sd) for sd in seeds]))
+        carch, params = models.compact(arch, parents, keep, index)
         widths = [carch.widths] * len(nets)
     apply_controls(nets, arch, carch, params, ds, model, s)
     # Each network's loss at initialisation on its seed's scoring batch: for weedout networks
@@ -257,8 +257,7 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
     t0 = time.perf_counter()
     moves, extra = [[] for _ in nets], [0] * len(nets)
     if cfg.search_every and s is not None:  # training stops every few epochs to search again
-        full = [p[torch.tensor([unique.index(sd) for sd in seeds], device=p.device)]
-                for p in parents]
+        full = [p[index] for p in parents]
         research = throughout.researcher(cfg, arch, nets, dset,
                                          lambda seed: scoring_batch(cfg, dset, seed),
                                          level_kept(cfg, arch, s), ds, model, s)

@@ -19,10 +19,8 @@ from __future__ import annotations
 import torch
 
 from . import compute, masks, models, search
-from .config import derive_seed
+from .config import FIXED, derive_seed  # FIXED: the twins that never move
 from .train import train_stack
-
-FIXED = ("weedout_fixed", "random_fixed")  # the twins that never move
 
 
 def boundaries(first: int, every: int, epochs: int) -> list[tuple[int, int]]:
