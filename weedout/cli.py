@@ -61,9 +61,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--candidates", type=_number, help="masks scored per sparsity and seed")
     p.add_argument("--epochs", type=_number, help="training epochs")
     p.add_argument("--device", help="auto | cpu | cuda")
-    p.add_argument("--data-root", help="folder of the torchvision datasets (default data/)")
-    p.add_argument("--results-dir", help="default results/<preset>/")
-    p.add_argument("--figures-dir", help="default figures/<preset>/")
+    p.add_argument("--data-root", help="folder of the torchvision datasets (default: the "
+                   "clone's data/); a relative path is taken from the working directory")
+    p.add_argument("--results-dir", help="default: the clone's results/<preset>/; a relative "
+                   "path is taken from the working directory. Refused: the repository root, "
+                   "the package's own folders and another preset's results")
+    p.add_argument("--figures-dir", help="default: the clone's figures/<preset>/; relative "
+                   "paths as --results-dir")
     p.add_argument("--only", type=_list, help="run only these notebooks, e.g. 03_analysis,04_figures")
     p.add_argument("--fast-cuda", action="store_true",
                    help="let cuDNN/cuBLAS use non-deterministic kernels and TF32 (faster on a GPU; "
@@ -137,6 +141,11 @@ def main(argv=None) -> int:
             if name not in NOTEBOOKS:
                 raise ValueError(f"--only={name!r} is not allowed: choose from {list(NOTEBOOKS)}")
         slurm = _executor_options(args)
+        # the folders as the validation resolved them (relative to this working directory):
+        # the kernels run elsewhere and must write where the person meant
+        params.update({k: str(getattr(cfg, p)) for k, p in
+                       (("RESULTS_DIR", "results_path"), ("FIGURES_DIR", "figures_path"),
+                        ("DATA_ROOT", "data_path")) if k in params})
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

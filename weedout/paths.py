@@ -1,7 +1,11 @@
-"""Every path the package uses, anchored at the repository root (never the cwd).
+"""Every path the package uses, and the one rule for paths a person gives.
 
-Notebooks run from ``notebooks/`` under JupyterLab and from wherever papermill was started,
-so a relative path would mean different folders in the two cases.
+The rule: a relative path (RESULTS_DIR, FIGURES_DIR, DATA_ROOT; `--results-dir` ...) means a
+folder under the *working directory* of whoever typed it, as with any command-line tool.
+`resolve` turns it into an absolute path once, at validation, so the notebook kernels that
+`python -m weedout` starts (in another directory) write where the person meant.
+Defaults: in a clone of the repository, its `results/<preset>/`, `figures/<preset>/` and
+`data/`; the package's own files are never an output (`protected`).
 """
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
 NOTEBOOKS = ROOT / "notebooks"
 # DATA_ROOT default: torchvision datasets are downloaded (or looked for) here.
 DATA = Path(os.environ.get("WEEDOUT_DATA", ROOT / "data"))
@@ -17,6 +22,8 @@ DATA = Path(os.environ.get("WEEDOUT_DATA", ROOT / "data"))
 PRESET_FILE = NOTEBOOKS / "preset.txt"
 # Debian's `dataset-fashion-mnist` package installs the four IDX .gz files here.
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+# Folders of the clone that hold its source: never a results or figures folder.
+SOURCE = ("weedout", "notebooks", "tests", "scripts", ".git", ".ci")
 
 
 def results_dir(preset: str) -> Path:
@@ -30,8 +37,25 @@ def figures_dir(preset: str) -> Path:
 
 
 def resolve(path: str | os.PathLike | None, default: Path) -> Path:
-    """A user-given path (relative ones are taken from the repository root) or the default."""
+    """A user-given path as an absolute one (a relative path is taken from the working
+    directory), or the default."""
     if path is None:
         return default
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else ROOT / p
+    return Path(os.path.abspath(Path(path).expanduser()))
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def protected(path: Path) -> str | None:
+    """Why `path` may not be an output folder, or None: the repository root (its notebooks/
+    would receive the executed copies), or a folder inside the package or the clone's source."""
+    path = Path(os.path.realpath(path))
+    root = Path(os.path.realpath(ROOT))
+    if path == root:
+        return f"the repository root ({root}): the executed notebooks would replace notebooks/"
+    for folder in (Path(os.path.realpath(PACKAGE)), *(root / name for name in SOURCE)):
+        if _within(path, folder):
+            return f"inside {folder}, which holds the package's own files"
+    return None

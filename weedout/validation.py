@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
 from pathlib import Path
 
@@ -85,14 +86,45 @@ def _widths(value) -> tuple[float, ...]:
 
 
 def _path(name: str, value):
-    # "" would resolve to the repository root itself; a path naming an existing file would
-    # only fail when the stage that writes there starts (04_figures: after the whole run).
+    """A folder parameter as an absolute path (relative: from the working directory, the rule
+    of `weedout.paths`), or None for the preset's default."""
+    # "" would be the working directory itself; a path naming an existing file would only
+    # fail when the stage that writes there starts (04_figures: after the whole run).
     if value is not None and (not isinstance(value, (str, Path)) or str(value) == ""):
         raise _bad(name, value, "a folder path (non-empty str) or None for the preset's default")
-    if value is not None and paths.resolve(value, paths.ROOT).exists() \
-            and not paths.resolve(value, paths.ROOT).is_dir():
+    if value is None:
+        return None
+    path = paths.resolve(value, paths.ROOT)
+    if path.exists() and not path.is_dir():
         raise _bad(name, value, "a folder, but that path is an existing file")
-    return None if value is None else str(value)
+    return str(path)
+
+
+def _outputs(cfg: Config, given: dict) -> None:
+    """Refuse an output folder that would overwrite the package's own files or another
+    preset's results (a committed run's tables, run.json and figures), before any work."""
+    for name, path, default in (("RESULTS_DIR", cfg.results_path, paths.results_dir),
+                                ("FIGURES_DIR", cfg.figures_path, paths.figures_dir)):
+        why = paths.protected(path)
+        if why is None:
+            other = [p for p in config.PRESETS if p != cfg.preset and default(p) == path]
+            if other:
+                why = f"it is the folder of preset {other[0]!r}"
+        if why is None and name == "RESULTS_DIR":
+            made = _run_preset(path)
+            if made not in (None, cfg.preset):
+                why = f"it holds a run of preset {made!r} (its run.json)"
+        if why is not None:
+            raise _bad(name, given.get(name, str(path)), f"{why}; choose another folder, or None for "
+                       f"{default(cfg.preset)}")
+
+
+def _run_preset(folder: Path) -> str | None:
+    """The preset of the run whose run.json is in `folder` (None: no readable run.json)."""
+    try:
+        return json.loads((folder / "run.json").read_text()).get("config", {}).get("preset")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def resolve(PRESET: str | None = None, **params) -> Config:
@@ -141,6 +173,7 @@ def resolve(PRESET: str | None = None, **params) -> Config:
         if key in given:
             changes[config.PARAMETERS[key]] = _path(key, given[key])
     cfg = dataclasses.replace(base, **changes)
+    _outputs(cfg, given)
     # Every (dataset, model) pair must make sense; a model list applies to every dataset.
     for ds, model in cells(cfg):
         base, factor = parent_of(model)

@@ -1,0 +1,92 @@
+"""The one rule for paths a person gives (weedout/paths.py): relative to the working directory,
+and never onto the package's own files or another preset's results.
+
+The severe case this guards: `python -m weedout --preset smoke --results-dir .` from the
+repository root used to write the executed notebooks over notebooks/0[1-4]_*.ipynb, and
+`--results-dir results/cpu` over the committed cpu run. Both are now refused before any work,
+naming the parameter, and nothing in the clone changes.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+from weedout import experiment, paths
+
+
+def _digests(*folders) -> dict:
+    out = {}
+    for folder in folders:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def test_relative_paths_are_taken_from_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = experiment.configure("smoke", RESULTS_DIR="out/res", FIGURES_DIR="out/fig",
+                               DATA_ROOT="data")
+    assert cfg.results_path == tmp_path / "out" / "res"
+    assert cfg.figures_path == tmp_path / "out" / "fig"
+    assert cfg.data_path == tmp_path / "data"
+    # stored absolute: a kernel started in another folder writes to the same place
+    monkeypatch.chdir(paths.ROOT)
+    assert cfg.results_path == tmp_path / "out" / "res"
+
+
+def test_defaults_are_the_clone_folders(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = experiment.configure("smoke")
+    assert cfg.results_path == paths.ROOT / "results" / "smoke"
+    assert cfg.figures_path == paths.ROOT / "figures" / "smoke"
+
+
+@pytest.mark.parametrize("name,value,why", [
+    ("RESULTS_DIR", ".", "the repository root"),
+    ("RESULTS_DIR", "notebooks", "the package's own files"),
+    ("RESULTS_DIR", "weedout/out", "the package's own files"),
+    ("FIGURES_DIR", "tests", "the package's own files"),
+    ("RESULTS_DIR", "results/cpu", "the folder of preset 'cpu'"),
+    ("FIGURES_DIR", "figures/fashion", "the folder of preset 'fashion'"),
+    ("RESULTS_DIR", "results/paper", "the folder of preset 'paper'"),  # none committed yet
+])
+def test_outputs_onto_the_package_or_another_preset_are_refused(name, value, why, monkeypatch):
+    monkeypatch.chdir(paths.ROOT)
+    with pytest.raises(ValueError) as err:
+        experiment.configure("smoke", **{name: value})
+    msg = str(err.value)
+    assert msg.startswith(f"{name}={value!r} is not allowed: "), msg
+    assert why in msg and "choose another folder" in msg, msg
+
+
+def test_a_folder_holding_another_presets_run_is_refused(tmp_path):
+    (tmp_path / "run.json").write_text('{"config": {"preset": "cpu"}}')
+    with pytest.raises(ValueError, match=r"RESULTS_DIR=.* holds a run of preset 'cpu'"):
+        experiment.configure("smoke", RESULTS_DIR=str(tmp_path))
+    assert experiment.configure("cpu", RESULTS_DIR=str(tmp_path)).results_path == tmp_path
+
+
+@pytest.mark.parametrize("argv", [["--results-dir", "."], ["--results-dir", "results/cpu"],
+                                  ["--figures-dir", "figures/cpu"]])
+def test_cli_refuses_before_any_work_and_the_clone_is_unchanged(argv):
+    """As a user types it, from the repository root: exit 2, one line, nothing written."""
+    watched = [paths.NOTEBOOKS, paths.ROOT / "results" / "cpu", paths.ROOT / "figures" / "cpu"]
+    before = _digests(*watched)
+    top = sorted(p.name for p in paths.ROOT.iterdir())
+    env = {**os.environ, "PYTHONPATH": str(paths.ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "weedout", "--preset", "smoke", *argv],
+                          cwd=paths.ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"error: {argv[0][2:].upper().replace('-', '_')}="), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert _digests(*watched) == before
+    assert sorted(p.name for p in paths.ROOT.iterdir()) == top
+
+
+def test_help_states_the_rule():
+    from weedout import cli
+    text = cli.parser().format_help()
+    assert "relative" in text and "working directory" in text
