@@ -88,7 +88,12 @@ def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedul
     weight_masks: fixed 0/1 masks [M, *shape] per weight matrix (unstructured masks): every
     forward pass uses the weights times their masks, so a removed weight has no effect and no
     gradient (its stored value only decays), as in torch.nn.utils.prune's reparametrisation.
+
+    An MLP stack of one network is trained as a stack of two (`_as_two`), so that a network's
+    numbers never depend on whether it was trained alone.
     """
+    if len(seeds) == 1 and not arch.conv:
+        return _as_two(arch, params, data, seeds, sched, progress, epochs, gates, weight_masks)
     first, last = epochs or (0, sched.epochs)
     params = [p.detach().clone().requires_grad_(True) for p in params]
     M, N, dev = len(seeds), data.x_train.shape[0], data.x_train.device
@@ -138,3 +143,17 @@ def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedul
     hist["diverged_epoch"] = diverged
     hist["params"] = [p.detach() for p in params]
     return hist
+
+
+def _as_two(arch: Arch, params, data, seeds, sched, progress, epochs, gates, weight_masks) -> dict:
+    """An MLP stack of one network, trained as a stack of two (itself twice; the copy dropped).
+    On some CPUs (seen: AMD EPYC with torch 2.14's MKL) a batched matmul of one matrix takes
+    another kernel than a batch of several, and the network's numbers would differ in the last
+    bits from the same network in any larger stack (a level resumed with one seed left, the
+    parent trained alone before `search_after`); every stack of two or more agrees bit for bit."""
+    two = lambda ts: None if ts is None else [torch.cat([t, t]) for t in ts]  # noqa: E731
+    hist = train_stack(arch, two(params), data, seeds * 2, sched, progress, epochs, two(gates),
+                       two(weight_masks))
+    out = {k: v[:, :1] for k, v in hist.items() if k not in ("diverged_epoch", "params")}
+    return {**out, "diverged_epoch": hist["diverged_epoch"][:1],
+            "params": [p[:1] for p in hist["params"]]}
