@@ -33,8 +33,8 @@ pipq download --quiet --disable-pip-version-check -d "$DIR.tmp/wheels" "${TARGET
 
 # Fashion-MNIST: the .gz files torchvision's downloader fetches (30 MB), from wherever `make data`
 # found them; gzip the decompressed ones where only those exist.
-RAW=$("$PY" -c "from weedout import paths; print(paths.DATA / 'FashionMNIST' / 'raw')")
-DEBIAN=$("$PY" -c "from weedout import paths; print(paths.DEBIAN_FASHION_MNIST)")
+RAW=$("$PY" -c "from weedout.config import paths; print(paths.DATA / 'FashionMNIST' / 'raw')")
+DEBIAN=$("$PY" -c "from weedout.data import torchvision_sets; print(torchvision_sets.DEBIAN_FASHION_MNIST)")
 for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
     if [ -f "$RAW/$f.gz" ]; then cp "$RAW/$f.gz" "$DIR.tmp/data/FashionMNIST/raw/"
     elif [ -f "$DEBIAN/$f.gz" ]; then cp "$DEBIAN/$f.gz" "$DIR.tmp/data/FashionMNIST/raw/"

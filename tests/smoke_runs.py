@@ -3,7 +3,8 @@ import dataclasses
 
 import torch
 
-from weedout import config, experiment, models
+from weedout import config, experiment
+from weedout.core import models
 
 
 def tiny(kind, shape):

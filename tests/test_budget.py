@@ -6,9 +6,13 @@ import dataclasses
 import pytest
 import torch
 
-from weedout import budget, cells, config, experiment, masks, reduce, search
-from weedout.config import derive_seed
-from weedout.results import Store
+from weedout import config, experiment
+from weedout.axes import variants
+from weedout.core import masks, scoring
+from weedout.pipeline import record_tables, workers
+from weedout.report import beyond
+from weedout.core.seeds import derive_seed
+from weedout.pipeline.records import Store
 
 VARIANTS = ("candidates=1", "candidates=12", "score=error", "score_batch=64")
 
@@ -24,17 +28,17 @@ def run(tmp_path_factory):
 
 def _records(cfg):
     store = Store(cfg.results_path, cfg.digest())
-    return {(r["sparsity"], r["seed"]): r for r in reduce.search_records(cfg, store)}
+    return {(r["sparsity"], r["seed"]): r for r in record_tables.search_records(cfg, store)}
 
 
 def test_variants_score_the_masks_they_claim(run):
     """Recompute every variant's trace independently: the main search's stream of masks,
     scored by a scorer built here with the variant's kind / batch / budget."""
     cfg, _ = run
-    dset, arch = cells.setup(cfg, "digits", "mlp")
+    dset, arch = workers.setup(cfg, "digits", "mlp")
     for (s, seed), rec in _records(cfg).items():
-        parent = cells.parent_params(arch, "digits", "mlp", seed, "cpu")
-        x, y = cells.scoring_batch(cfg, dset, seed)
+        parent = workers.parent_params(arch, "digits", "mlp", seed, "cpu")
+        x, y = workers.scoring_batch(cfg, dset, seed)
         for name in VARIANTS:
             key, value = config.variant(name)
             n = value if key == "candidates" else cfg.candidates
@@ -42,12 +46,12 @@ def test_variants_score_the_masks_they_claim(run):
             b = value if key == "score_batch" else cfg.score_batch
             g = torch.Generator().manual_seed(derive_seed(seed, "search", "digits", "mlp", s))
             keep = masks.sample(arch.widths, s, n, g)
-            want = search.scorer(arch, parent, x[:b], y[:b], kind=kind)(keep)
+            want = scoring.scorer(arch, parent, x[:b], y[:b], kind=kind)(keep)
             got = rec["comparators"][name]
             assert got["scores"] == want.tolist()
             best = int(want.argmin())
             assert got["keep"] == masks.to_lists(masks.select(keep, best))
-            main = search.scorer(arch, parent, x, y, kind=cfg.score)
+            main = scoring.scorer(arch, parent, x, y, kind=cfg.score)
             assert got["main_score"] == float(main(masks.select(keep, best))[0])
         # score=error scores the main search's own masks: same budget, same stream
         assert len(rec["comparators"]["score=error"]["scores"]) == len(rec["scores"])
@@ -66,7 +70,7 @@ def test_every_variant_is_trained_and_compared(run):
 def test_variants_table_is_the_records_and_the_summary_counts_them(run):
     cfg, _ = run
     v = experiment.budget_summary(cfg).set_index("method")
-    table = budget.table(cfg, _records(cfg).values())
+    table = variants.table(cfg, _records(cfg).values())
     assert set(v.index) == {"weedout", "random", *VARIANTS}
     assert v.candidates["random"] == 1 and v.candidates["candidates=12"] == 12
     assert v.score["score=error"] == "error" and v.score_batch["score_batch=64"] == 64
@@ -112,22 +116,21 @@ def test_readme_blocks_follow_the_tables(run, tmp_path):
 
     import pandas as pd
 
-    from weedout import readme_beyond
     cfg, _ = run
-    assert readme_beyond.render_budget(tmp_path).startswith("No committed `cpu_budget` run yet")
-    assert readme_beyond.render_compute(tmp_path).startswith("No committed `cpu_pai` run yet")
+    assert beyond.render_budget(tmp_path).startswith("No committed `cpu_budget` run yet")
+    assert beyond.render_compute(tmp_path).startswith("No committed `cpu_pai` run yet")
     for preset, names in (("cpu_budget", ("variants.csv", "methods.csv", "run.json")),
                           ("cpu_pai", ("compute.csv", "run.json"))):
         (tmp_path / "results" / preset).mkdir(parents=True)
         for name in names:
             shutil.copy(cfg.results_path / name, tmp_path / "results" / preset / name)
-    row = next(ln for ln in readme_beyond.render_budget(tmp_path).splitlines()
+    row = next(ln for ln in beyond.render_budget(tmp_path).splitlines()
                if "| score=error |" in ln).split("|")
     recs = _records(cfg).values()
     gap = sum(r["random_score"] - r["comparators"]["score=error"]["main_score"] for r in recs)
     assert row[6].strip() == f"{gap / len(recs):+.4f}"
     assert sum(int(x) for x in row[8].split("/")) == 2          # verdicts over the two levels
-    row = next(ln for ln in readme_beyond.render_compute(tmp_path).splitlines()
+    row = next(ln for ln in beyond.render_compute(tmp_path).splitlines()
                if "| candidates=12 |" in ln).split("|")
     c = pd.read_csv(cfg.results_path / "compute.csv")
     c = c[c.method == "candidates=12"]

@@ -17,8 +17,10 @@ import pandas as pd
 import pytest
 
 from slurm_cluster import Cluster, why_not
-from weedout import experiment, paths, trials
-from weedout.results import Store
+from weedout import experiment
+from weedout.config import paths
+from weedout.pipeline import trials
+from weedout.pipeline.records import Store
 
 # smoke, made small: 1 dataset x 1 model (MLP 64-64) x 2 sparsities x 2 seeds, 2 epochs
 PARAMS = {"DATASETS": ["digits"], "SPARSITIES": [0.5, 0.9], "SEEDS": 2, "CANDIDATES": 4,

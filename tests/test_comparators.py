@@ -8,9 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
-from weedout import cells, comparison, config, experiment, masks, models, reduce, stats
-from weedout.config import derive_seed
-from weedout.results import Store
+from weedout import config, experiment
+from weedout.analysis import comparison, stats
+from weedout.core import masks, models
+from weedout.pipeline import record_tables, workers
+from weedout.report import beyond
+from weedout.core.seeds import derive_seed
+from weedout.pipeline.records import Store
 
 
 @pytest.fixture(scope="module")
@@ -37,22 +41,22 @@ def test_comparator_networks_start_where_their_search_left_them(run):
     cfg, acc = run
     store = Store(cfg.results_path, cfg.digest())
     for row in acc[acc.method.isin(cfg.comparators)].itertuples():
-        rec = store.load("search", reduce.search_key(row.dataset, row.model, row.sparsity,
+        rec = store.load("search", record_tables.search_key(row.dataset, row.model, row.sparsity,
                                                           row.seed))
         assert row.init_score == pytest.approx(rec["comparators"][row.method]["score"], abs=1e-5)
 
 
 def test_controls_start_from_the_weights_they_claim(run):
     cfg, _ = run
-    dset, arch = cells.setup(cfg, "digits", "mlp")
+    dset, arch = workers.setup(cfg, "digits", "mlp")
     s, seed = 0.75, 1
     rec = Store(cfg.results_path, cfg.digest()).load(
-        "search", reduce.search_key("digits", "mlp", s, seed))
+        "search", record_tables.search_key("digits", "mlp", s, seed))
     keep = masks.from_lists(rec["random"])
     nets = [("random", seed, keep), ("rescaled", seed, keep), ("scratch", seed, keep)]
-    parent = models.stack([cells.parent_params(arch, "digits", "mlp", seed, "cpu")])
+    parent = models.stack([workers.parent_params(arch, "digits", "mlp", seed, "cpu")])
     carch, params = models.compact(arch, parent, masks.cat([keep] * 3), torch.zeros(3, dtype=torch.long))
-    cells.apply_controls(nets, arch, carch, params, "digits", "mlp", s)
+    workers.apply_controls(nets, arch, carch, params, "digits", "mlp", s)
     fresh = models.init_parent(carch, derive_seed(seed, "scratch", "digits", "mlp", s))
     for i, p in enumerate(params):
         torch.testing.assert_close(p[2], fresh[i], rtol=0, atol=0)
@@ -123,13 +127,12 @@ def test_readme_block_follows_the_methods_table(run, tmp_path):
     """Oracle: the README's mean Δ for a method equals the mean over levels of the paired
     differences computed here from accuracy.csv; its verdict counts add up to the levels."""
     import shutil
-    from weedout import readme_beyond
     cfg, acc = run
-    assert readme_beyond.render_methods(tmp_path).startswith("No committed `cpu_pai` run yet")
+    assert beyond.render_methods(tmp_path).startswith("No committed `cpu_pai` run yet")
     (tmp_path / "results" / "cpu_pai").mkdir(parents=True)
     for name in ("methods.csv", "run.json"):
         shutil.copy(cfg.results_path / name, tmp_path / "results" / "cpu_pai" / name)
-    lines = readme_beyond.render_methods(tmp_path).splitlines()
+    lines = beyond.render_methods(tmp_path).splitlines()
     row = next(ln for ln in lines if "| snip |" in ln).split("|")
     a = acc.set_index(["sparsity", "seed", "method"]).test_acc.unstack("method")
     a = a[a.index.get_level_values("sparsity") > 0]

@@ -7,8 +7,9 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from weedout import compute, masks, models, saliency, search
-from weedout.train import Schedule, train_stack
+from weedout.analysis import cost
+from weedout.core import flops, masks, models, saliency, scoring, search
+from weedout.core.train import Schedule, train_stack
 
 TINY = [("mlp", (1, 4, 4)), ("cnn1d", (1, 16)), ("cnn", (1, 8, 8))]
 
@@ -35,7 +36,7 @@ def test_forward_flops_equal_a_hand_count_and_flop_counter(arch, macs):
     assert _flops(lambda: net(x)) == 3 * 2 * macs   # the naive nn.Module, 3 examples
     first = 2 * (arch.widths[0] * 4 if arch.kind == "mlp" else
                  arch.widths[0] * {"cnn1d": 5 * 8, "cnn": 9 * 16}[arch.kind])
-    assert compute.first_layer_flops(arch) == first
+    assert flops.first_layer_flops(arch) == first
 
 
 @pytest.mark.parametrize("kind, shape", TINY)
@@ -60,7 +61,7 @@ def test_training_flops_equal_flop_counter_over_train_stack(kind, shape, M):
     # an MLP stack of one runs as a stack of two (train._as_two: bit-identical to any larger
     # stack on every CPU); the second copy is real work, so FlopCounterMode counts it
     stacked = 2 if (M == 1 and kind == "mlp") else M
-    assert measured == stacked * compute.training_flops(arch, epochs, n_train, n_test)
+    assert measured == stacked * flops.training_flops(arch, epochs, n_train, n_test)
 
 
 def _batch(arch, B=5, seed=0):
@@ -77,12 +78,12 @@ def test_search_cost_flops_equal_flop_counter_and_hand_counts(kind, shape):
     arch = models.Arch(kind, shape, (8, 6), 3)
     parent = models.init_parent(arch, 0)
     x, y = _batch(arch)
-    B, F, F0 = x.shape[0], models.count(arch)[1], compute.first_layer_flops(arch)
-    score = search.scorer(arch, parent, x, y)
+    B, F, F0 = x.shape[0], models.count(arch)[1], flops.first_layer_flops(arch)
+    score = scoring.scorer(arch, parent, x, y)
     kept = arch.with_widths(masks.kept_widths(arch.widths, 0.5))
     # A scored candidate: one forward pass of the compact candidate, less its first layer (the
     # scorer computes the parent's once and gathers the kept channels from it).
-    per_candidate = B * (models.count(kept)[1] - compute.first_layer_flops(kept))
+    per_candidate = B * (models.count(kept)[1] - flops.first_layer_flops(kept))
     recorded = {}
     for name in search.STRATEGIES:
         budget = 9 if name == "evolution" else 7
@@ -109,10 +110,10 @@ def test_search_cost_flops_equal_flop_counter_and_hand_counts(kind, shape):
 def test_counting_adds_up_and_ignores_none():
     cost = {"flops": 10}
     a = torch.ones(4, 3)
-    with compute.counting(cost):
+    with flops.counting(cost):
         a @ a.T
     assert cost["flops"] == 10 + 2 * 4 * 3 * 4
-    with compute.counting(None):
+    with flops.counting(None):
         a @ a.T
 
 
@@ -129,19 +130,19 @@ def test_table_totals_search_plus_training_with_free_draws():
     recs = [_record([("weedout", 0, 100, 0.8, None), ("random", 0, 100, 0.7, None),
                      ("snip", 0, 100, 0.6, 3)]),
             _record([("dense", 0, 400, 0.9, None)], seconds=2.0, sparsity=0.0)]
-    cost = pd.DataFrame([
+    searches = pd.DataFrame([
         {"dataset": "d", "model": "mlp", "sparsity": 0.5, "seed": 0, "method": "weedout",
          "forward": 10, "backward": 0, "flops": 50, "seconds": 1.5},
         {"dataset": "d", "model": "mlp", "sparsity": 0.5, "seed": 0, "method": "random",
          "forward": 0, "backward": 0, "flops": 0, "seconds": 0.0},
         {"dataset": "d", "model": "mlp", "sparsity": 0.5, "seed": 0, "method": "snip",
          "forward": 1, "backward": 1, "flops": 7, "seconds": 0.25}])
-    t = compute.table(cost, recs).set_index("method")
+    t = cost.table(searches, recs).set_index("method")
     assert list(t.total_flops[["weedout", "random", "snip", "dense"]]) == [150, 100, 107, 400]
     assert t.train_seconds["weedout"] == t.train_seconds["snip"] == 4.0   # 12 s / 3 stacked
     assert t.total_seconds["weedout"] == 5.5 and t.total_seconds["dense"] == 2.0
     assert np.isnan(t.test_acc["snip"]) and t.test_acc["weedout"] == 0.8  # diverged: NaN
-    s = compute.summary(t.reset_index()).set_index("method")
+    s = cost.summary(t.reset_index()).set_index("method")
     assert s.search_share["weedout"] == pytest.approx(50 / 150)
     assert s.search_share["random"] == 0.0
     assert s.total_gflops["dense"] == pytest.approx(400e-9)
@@ -151,5 +152,5 @@ def test_table_of_records_without_flops_is_nan_not_a_crash():
     rec = _record([("weedout", 0, 100, 0.8, None)])
     del rec["seconds"], rec["stacked"]
     del rec["networks"][0]["train_flops"]
-    t = compute.table(None, [rec])
+    t = cost.table(None, [rec])
     assert t.total_flops.isna().all() and t.train_seconds.isna().all()

@@ -19,6 +19,8 @@ import torch
 import torchvision.datasets
 
 from weedout import data, fetch
+from weedout.config import paths
+from weedout.data import torchvision_sets
 
 
 @pytest.fixture(autouse=True)
@@ -160,7 +162,7 @@ def test_mnist_from_idx_files(tmp_path, gz, offline):
 def test_fashion_mnist_from_debian_folder(tmp_path, monkeypatch, offline):
     debian = tmp_path / "debian"
     arrays = write_idx_set(debian, gz=True, seed=1)  # Debian ships the four .gz files
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", debian)
+    monkeypatch.setattr(torchvision_sets, "DEBIAN_FASHION_MNIST", debian)
     d = data.load_dataset("fashion_mnist", tmp_path / "root")
     check_against(d, arrays)
     assert (tmp_path / "root" / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").is_file()
@@ -233,7 +235,7 @@ def test_cifar10_from_pickle_batches(tmp_path, monkeypatch, offline):
     ("cifar10", "data_batch_1", "cifar-10-batches-py"),
 ])
 def test_missing_files_offline(tmp_path, monkeypatch, offline, name, missing, folder):
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
+    monkeypatch.setattr(torchvision_sets, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
     # Nothing may be read or unpickled before the error: the check is about files only.
     fail = lambda *a, **k: pytest.fail("data was read")  # noqa: E731
     monkeypatch.setattr(torchvision.datasets.mnist, "read_image_file", fail)
@@ -253,7 +255,8 @@ def test_missing_files_offline(tmp_path, monkeypatch, offline, name, missing, fo
 
 # ---- names ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("call", [data.load_dataset, data.ensure_available,
+@pytest.mark.parametrize("call", [lambda n: data.load_dataset(n, paths.DATA),
+                                  lambda n: data.ensure_available(n, paths.DATA),
                                   lambda n: data.check_model(n, "mlp")])
 def test_unknown_dataset(call):
     with pytest.raises(ValueError, match=r"DATASETS.*'imagenet'.*digits"):
@@ -284,7 +287,7 @@ def test_fetch_offline_datasets_need_nothing(capsys, offline):
 
 
 def test_fetch_names_every_way_in_when_none_works(tmp_path, monkeypatch, capsys, offline):
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
+    monkeypatch.setattr(torchvision_sets, "DEBIAN_FASHION_MNIST", tmp_path / "no-debian")
     tried = []
     monkeypatch.setattr(fetch, "_apt_install", lambda package: tried.append(package) or False)
     assert fetch.main(["fashion_mnist", "--data-root", str(tmp_path / "d")]) == 1
@@ -296,7 +299,7 @@ def test_fetch_names_every_way_in_when_none_works(tmp_path, monkeypatch, capsys,
 
 def test_fetch_installs_the_debian_package_when_the_download_fails(tmp_path, monkeypatch, capsys, offline):
     debian = tmp_path / "debian"
-    monkeypatch.setattr(data, "DEBIAN_FASHION_MNIST", debian)
+    monkeypatch.setattr(torchvision_sets, "DEBIAN_FASHION_MNIST", debian)
     arrays = {}
 
     def apt(package):  # what `apt-get install dataset-fashion-mnist` does: the four .gz appear

@@ -26,8 +26,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from weedout import bench, data, masks, models, provenance, reference, search
-from weedout.train import Schedule, train_stack
+from weedout import bench, data
+from weedout.config import paths
+from weedout.core import masks, models, reference, scoring, search
+from weedout.pipeline import provenance
+from weedout.core.train import Schedule, train_stack
 
 ARCHS = {"mlp": models.Arch("mlp", (1, 8, 8), (12, 9), 10),
          "cnn1d": models.Arch("cnn1d", (1, 16), (6, 5), 4),
@@ -60,7 +63,7 @@ def device(request):
 
 @pytest.fixture(scope="module")
 def digits():
-    return data.load_dataset("digits")
+    return data.load_dataset("digits", paths.DATA)
 
 
 def cut(arch, params, keep):
@@ -175,7 +178,7 @@ def budget_for(arch, kept, batch, chunk):
     lo, hi = 1, 1 << 40
     while lo < hi:
         mid = (lo + hi) // 2
-        lo, hi = (mid + 1, hi) if search.chunk_size(arch, kept, batch, mid) < chunk else (lo, mid)
+        lo, hi = (mid + 1, hi) if scoring.chunk_size(arch, kept, batch, mid) < chunk else (lo, mid)
     return lo
 
 
@@ -191,8 +194,8 @@ def test_batched_scoring_equals_one_by_one(kind, score, device):
     kept = masks.kept_widths(arch.widths, 0.5)
     for c in (1, 2, 5, n, 4 * n):  # chunk = 1, a few (not dividing n), n, more than n
         budget = budget_for(arch, kept, len(x), c)
-        chunks.add(min(search.chunk_size(arch, kept, len(x), budget), n))
-        got = search.scorer(arch, parents[0], x, y, score, budget_bytes=budget)(keep)
+        chunks.add(min(scoring.chunk_size(arch, kept, len(x), budget), n))
+        got = scoring.scorer(arch, parents[0], x, y, score, budget_bytes=budget)(keep)
         assert got.shape == (n,) and got.dtype == torch.float64
         if score == "error":  # multiples of 1/17: equal unless a logit sits within rounding of a tie
             assert torch.equal(got, expected)
@@ -201,14 +204,14 @@ def test_batched_scoring_equals_one_by_one(kind, score, device):
     assert 1 in chunks and n in chunks and any(1 < c < n and n % c for c in chunks), chunks
     # The parent itself (every node kept) scores as the unmasked network.
     full = masks.full(arch.widths)
-    torch.testing.assert_close(search.scorer(arch, parents[0], x, y, score)(full),
+    torch.testing.assert_close(scoring.scorer(arch, parents[0], x, y, score)(full),
                                reference.score_one_by_one(arch, parents[0], full, x, y, score))
 
 
 def test_random_search_keeps_trace_and_argmin():
     arch, parents, _, _, x, y = make_case("mlp")
     draw = lambda: (lambda n, g=torch.Generator().manual_seed(1): masks.sample(arch.widths, 0.5, n, g))
-    found = search.random_search(draw(), search.scorer(arch, parents[0], x, y), 30)
+    found = search.random_search(draw(), scoring.scorer(arch, parents[0], x, y), 30)
     scores = reference.score_one_by_one(arch, parents[0], keep := draw()(30), x, y)
     assert len(found.scores) == 30 and found.best_index == int(scores.argmin())
     assert all(torch.equal(b[0], k[found.best_index]) for b, k in zip(found.best, keep))
@@ -317,26 +320,26 @@ def test_chunks_sized_from_kept_widths_not_the_parent():
     candidates per pass within 1 GiB; sizing with the parent's widths and a shared first layer
     counted per candidate used to give a chunk of 1. Sparser candidates fit more per pass."""
     arch = models.arch_for("cnn", (3, 32, 32), 10, (512, 512), (32, 64, 128))
-    chunks = [search.chunk_size(arch, masks.kept_widths(arch.widths, s), 1024, 1 << 30)
+    chunks = [scoring.chunk_size(arch, masks.kept_widths(arch.widths, s), 1024, 1 << 30)
               for s in (0.1, 0.5, 0.9)]
-    assert chunks[0] >= 4 and chunks[0] < chunks[1] < chunks[2] <= search.MAX_CHUNK
+    assert chunks[0] >= 4 and chunks[0] < chunks[1] < chunks[2] <= scoring.MAX_CHUNK
     # monotone in every kept width: an upper bound must not shrink when a candidate grows
-    base = search.candidate_bytes(arch, (10, 20, 30), 64)
+    base = scoring.candidate_bytes(arch, (10, 20, 30), 64)
     for i in range(3):
         bigger = [10, 20, 30]
         bigger[i] += 1
-        assert search.candidate_bytes(arch, tuple(bigger), 64) > base
+        assert scoring.candidate_bytes(arch, tuple(bigger), 64) > base
 
 
 def test_score_memory_override(monkeypatch):
     monkeypatch.setenv("WEEDOUT_SCORE_MEMORY_MB", "3")
-    assert search.default_budget(torch.device("cpu")) == 3 * 2**20
+    assert scoring.default_budget(torch.device("cpu")) == 3 * 2**20
     for bad in ("0", "-1", "lots", "nan"):
         monkeypatch.setenv("WEEDOUT_SCORE_MEMORY_MB", bad)
         with pytest.raises(ValueError, match="WEEDOUT_SCORE_MEMORY_MB="):
-            search.default_budget(torch.device("cpu"))
+            scoring.default_budget(torch.device("cpu"))
     monkeypatch.delenv("WEEDOUT_SCORE_MEMORY_MB")
-    assert search.default_budget(torch.device("cpu")) == search.CPU_BUDGET
+    assert scoring.default_budget(torch.device("cpu")) == scoring.CPU_BUDGET
 
 
 @pytest.mark.cuda
@@ -355,7 +358,7 @@ def test_cuda_runs_repeat_bit_for_bit(digits, kind):
     for _ in range(2):
         carch, params = models.compact(arch, models.stack(parents), keep, torch.tensor([0, 0, 1, 1]))
         hist = train_stack(carch, params, digits, [0, 0, 1, 1], SCHED)
-        scores = search.scorer(arch, parents[0], digits.x_train[:512], digits.y_train[:512])(
+        scores = scoring.scorer(arch, parents[0], digits.x_train[:512], digits.y_train[:512])(
             masks.sample(arch.widths, 0.7, 300, torch.Generator().manual_seed(1)))
         runs.append((hist, scores))
     (a, sa), (b, sb) = runs
@@ -368,7 +371,7 @@ def test_cuda_runs_repeat_bit_for_bit(digits, kind):
 @pytest.mark.cuda
 @NO_CUDA
 def test_cuda_scoring_budget_from_free_memory():
-    budget = search.default_budget(torch.device("cuda"))
-    assert budget > search.CPU_BUDGET
+    budget = scoring.default_budget(torch.device("cuda"))
+    assert budget > scoring.CPU_BUDGET
     arch = models.arch_for("cnn", (3, 32, 32), 10, (512, 512), (32, 64, 128))
-    assert search.chunk_size(arch, masks.kept_widths(arch.widths, 0.1), 1024, budget) > 1
+    assert scoring.chunk_size(arch, masks.kept_widths(arch.widths, 0.1), 1024, budget) > 1

@@ -38,8 +38,12 @@ import pandas as pd
 import pytest
 import torch
 
-from weedout import data, experiment, models, paths, results, train
-from weedout.results import CorruptRecordWarning, ResultsBusyError
+from weedout import data, experiment
+from weedout.config import paths
+from weedout.core import models, train
+from weedout.pipeline import lock
+from weedout.pipeline.lock import ResultsBusyError
+from weedout.pipeline.records import CorruptRecordWarning, Store
 
 # The grid: 1 dataset x 1 model x 2 sparsities x 2 seeds = 4 search trials; 3 training levels
 # (dense, 0.5, 0.9) x 2 seeds = 6 training trials (one record per seed and level).
@@ -104,13 +108,14 @@ def clean(tmp_path_factory):
 # lands while a trial's result is computed but unsaved: that trial is lost and must be redone).
 DRIVER = """
 import dataclasses, json, sys, time
-from weedout import experiment, results
+from weedout import experiment
+from weedout.pipeline import records
 spec = json.loads(sys.argv[1])
-save = results.Store.save
+save = records.Store.save
 def slow_save(self, *args, **kwargs):
     time.sleep(spec["delay"])
     return save(self, *args, **kwargs)
-results.Store.save = slow_save
+records.Store.save = slow_save
 cfg = experiment.configure("smoke", RESULTS_DIR=spec["results"], **spec["params"])
 cfg = dataclasses.replace(cfg, **{k: tuple(v) if isinstance(v, list) else v
                                   for k, v in spec["small"].items()})
@@ -192,7 +197,7 @@ def test_corrupted_records_are_reported_set_aside_and_recomputed(tmp_path, clean
         for p in phase_files:
             assert any(str(p) in m for m in messages), (p, messages)
             assert p.with_name(p.name + ".corrupt").read_bytes() == bad[p]  # kept as evidence
-            assert results.Store(res, cfg.digest()).load(p.parent.name, p.stem) is not None
+            assert Store(res, cfg.digest()).load(p.parent.name, p.stem) is not None
         assert computed(cfg, stage) == len(phase_files)  # only the bad ones were recomputed
     assert stamps(untouched) == untouched
     assert_same_tables(res, clean)
@@ -264,7 +269,7 @@ def test_a_diverging_network_does_not_disturb_its_stack():
     """Three networks trained as one stack, the middle one poisoned (an infinite weight): it is
     recorded as diverged at epoch 1, and the other two train as they do without it (bit for bit
     on the CPUs we tried; compared to float rounding, since another BLAS may batch differently)."""
-    dset = data.load_dataset("digits")
+    dset = data.load_dataset("digits", paths.DATA)
     arch = models.arch_for("mlp", dset.in_shape, dset.n_classes, (16, 16), (8,))
     parents = [models.init_parent(arch, s) for s in (0, 1, 2)]
     parents[1][0][0, 0] = float("inf")
@@ -313,8 +318,8 @@ def test_other_config_in_same_folder_never_mixes(tmp_path, clean):
 
 HOLDER = """
 import sys, time
-from weedout import results
-with results.exclusive(sys.argv[1]):
+from weedout.pipeline import lock
+with lock.exclusive(sys.argv[1]):
     print("held", flush=True)
     time.sleep(600)
 """
@@ -336,7 +341,7 @@ def test_second_process_on_same_folder_refuses_and_changes_nothing(tmp_path, cle
             assert str(res) in str(err.value) and f"pid {holder.pid}" in str(err.value)
             assert "RESULTS_DIR" in str(err.value)
         assert {p: p.read_bytes() for p in res.rglob("*") if p.is_file()} == before
-        with results.exclusive(tmp_path / "elsewhere"):  # another folder is not blocked
+        with lock.exclusive(tmp_path / "elsewhere"):  # another folder is not blocked
             pass
     finally:
         holder.kill()  # SIGKILL: the kernel drops its flock, no stale lock is left

@@ -14,7 +14,8 @@ import sys
 
 import pytest
 
-from weedout import data, paths
+from weedout import data
+from weedout.config import paths
 
 CI = os.environ.get("CI") == "true"
 SCRIPT = paths.ROOT / "scripts" / "gpu_run.sh"
@@ -22,7 +23,7 @@ SCRIPT = paths.ROOT / "scripts" / "gpu_run.sh"
 
 def _fashion_ready() -> bool:
     try:
-        data.ensure_available("fashion_mnist")
+        data.ensure_available("fashion_mnist", paths.DATA)
         return True
     except data.DatasetUnavailableError:
         return False

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from weedout import headstart
+from weedout.analysis import headstart
 
 
 def test_search_gap_is_median_minus_winner_averaged_over_seeds():

@@ -10,7 +10,7 @@ from fractions import Fraction
 import pytest
 import torch
 
-from weedout import masks
+from weedout.core import masks
 
 WIDTHS = (1, 2, 3, 4, 5, 7, 10, 20, 64, 100, 255, 256, 512)
 SPARSITIES = (0.0, 0.05, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 1 / 3, 0.35, 0.45, 0.5, 0.55, 0.6,

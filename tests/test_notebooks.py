@@ -9,7 +9,8 @@ import json
 import pandas as pd
 import pytest
 
-from weedout import cli, stats
+from weedout import cli
+from weedout.analysis import stats
 
 SEEDS, SPARSITIES, CANDIDATES, EPOCHS = 2, [0.5, 0.9], 8, 3
 

@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from weedout import experiment, paths
+from weedout import cli, experiment
+from weedout.config import paths
 
 
 def _digests(*folders) -> dict:
@@ -87,6 +88,5 @@ def test_cli_refuses_before_any_work_and_the_clone_is_unchanged(argv):
 
 
 def test_help_states_the_rule():
-    from weedout import cli
     text = cli.parser().format_help()
     assert "relative" in text and "working directory" in text

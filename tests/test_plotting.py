@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from weedout import plotting, tables  # noqa: E402
+from weedout.viz import plotting, tables  # noqa: E402
 
 PAIRS = [("digits", "mlp"), ("fashion_mnist", "cnn")]
 SPARSITIES = [0.25, 0.5, 0.8]

@@ -3,13 +3,14 @@ WEEDOUT_PRESET, else the first line of notebooks/preset.txt, else smoke; a PRESE
 papermill or the CLI wins over both. Bad values name where they came from."""
 import pytest
 
-from weedout import config, paths
+from weedout import config
+from weedout.config import paths
 
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
     """No WEEDOUT_PRESET (the root conftest sets one for nbval) and a preset file in tmp."""
-    monkeypatch.delenv(config.PRESET_ENV, raising=False)
+    monkeypatch.delenv(config.presets.PRESET_ENV, raising=False)
     monkeypatch.setattr(paths, "PRESET_FILE", tmp_path / "preset.txt")
     return tmp_path / "preset.txt"
 
@@ -20,7 +21,7 @@ def test_none_means_smoke_on_a_fresh_clone(clean_env):
 
 
 def test_environment_variable_sets_every_notebook(clean_env, monkeypatch):
-    monkeypatch.setenv(config.PRESET_ENV, "cpu")
+    monkeypatch.setenv(config.presets.PRESET_ENV, "cpu")
     assert config.resolve(None).preset == "cpu"
     assert config.resolve().preset == "cpu"  # a notebook's PRESET = None
 
@@ -33,7 +34,7 @@ def test_preset_file_with_comments(clean_env):
 
 def test_environment_wins_over_file_and_parameter_wins_over_both(clean_env, monkeypatch):
     clean_env.write_text("cpu\n")
-    monkeypatch.setenv(config.PRESET_ENV, "cpu_evolution")
+    monkeypatch.setenv(config.presets.PRESET_ENV, "cpu_evolution")
     assert config.resolve(None).preset == "cpu_evolution"
     # what papermill injects (-p PRESET smoke) and the CLI passes: an explicit value
     assert config.resolve("smoke").preset == "smoke"
@@ -42,7 +43,7 @@ def test_environment_wins_over_file_and_parameter_wins_over_both(clean_env, monk
 @pytest.mark.parametrize("where", ["env", "file"])
 def test_bad_default_names_its_source_value_and_the_choices(clean_env, monkeypatch, where):
     if where == "env":
-        monkeypatch.setenv(config.PRESET_ENV, "cpux")
+        monkeypatch.setenv(config.presets.PRESET_ENV, "cpux")
         source = "WEEDOUT_PRESET"
     else:
         clean_env.write_text("cpux\n")

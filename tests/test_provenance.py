@@ -20,8 +20,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from weedout import cells, config, experiment, paths, provenance, reduce
-from weedout.results import StaleRecordWarning, Store, run_json
+from weedout import cli, config, experiment
+from weedout.config import paths
+from weedout.core import train
+from weedout.pipeline import provenance, record_tables, workers
+from weedout.pipeline.records import StaleRecordWarning, Store
+from weedout.pipeline.run_record import run_json
 
 FINGERPRINT = Path(__file__).parent / "data" / "engine_fingerprint.json"
 LOSS_TOL = 1e-4
@@ -44,10 +48,10 @@ def fingerprint(results_dir) -> dict:
         store = Store(cfg.results_path, cfg.digest())
         for ds, model in config.cells(cfg):
             for seed in cfg.seeds:
-                rec = store.load("search", reduce.search_key(ds, model, 0.5, seed))
+                rec = store.load("search", record_tables.search_key(ds, model, 0.5, seed))
                 out[f"search/{ds}/{model}/{seed}"] = {
                     "best_index": rec["best_index"], "scores": rec["scores"]}
-            rec = cells.train_cell(cfg, ds, model, 0.5)
+            rec = workers.train_cell(cfg, ds, model, 0.5)
             for net in rec["networks"]:
                 c = net["curves"]
                 out[f"train/{ds}/{model}/{net['method']}/{net['seed']}"] = {
@@ -87,7 +91,6 @@ def test_engine_fingerprint(tmp_path, fingerprint_grid):
 
 def test_fingerprint_notices_a_change_to_the_numbers(tmp_path, fingerprint_grid, monkeypatch):
     """The guard is not vacuous: a learning-rate schedule off by 1% fails the comparison."""
-    from weedout import train
     real = train.Schedule.lr_at
     monkeypatch.setattr(train.Schedule, "lr_at", lambda self, step, total: 1.01 * real(self, step, total))
     got, stored = fingerprint(tmp_path), json.loads(FINGERPRINT.read_text())["values"]
@@ -184,7 +187,6 @@ def test_redrawing_figures_keeps_the_producing_runs_evidence(tmp_path):
     """`--only 04_figures` on results made elsewhere rewrites the figures (and says so in the
     figures stage), but run.json keeps the wall time and hardware of the run that computed the
     numbers: a redraw must not claim them."""
-    from weedout import cli
     res = tmp_path / "results"
     shutil.copytree(paths.ROOT / "results" / "cpu", res)
     run = json.loads((res / "run.json").read_text())

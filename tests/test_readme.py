@@ -1,4 +1,4 @@
-"""The README's numbers are generated from the committed evidence (weedout.readme): a test fails
+"""The README's numbers are generated from the committed evidence (weedout.report.readme): a test fails
 when regenerating them would change the README, so text and tables cannot drift apart."""
 import json
 import shutil
@@ -6,14 +6,15 @@ import shutil
 import pandas as pd
 import pytest
 
-from weedout import paths, readme
+from weedout.config import paths
+from weedout.report import claims, readme
 
 
 def test_readme_blocks_are_up_to_date():
     text = readme.README.read_text()
     assert readme.update(text) == text, (
         "README.md's generated blocks differ from the committed results: run "
-        "`python -m weedout.readme` (and commit the README with the results it cites)")
+        "`python -m weedout.report.readme` (and commit the README with the results it cites)")
     assert readme.main(["--check"]) == 0
 
 
@@ -35,8 +36,8 @@ def test_claims_follow_the_tables(tmp_path):
     for name in ("stats.csv", "accuracy.csv", "run.json"):
         (tmp_path / "results" / "cpu").mkdir(parents=True, exist_ok=True)
         shutil.copy(paths.ROOT / "results" / "cpu" / name, tmp_path / "results" / "cpu" / name)
-    evidence, rows = readme.claims_rows("cpu", tmp_path)
-    assert readme.claims_rows("fashion", tmp_path / "nowhere") is None
+    evidence, rows = claims.claims_rows("cpu", tmp_path)
+    assert claims.claims_rows("fashion", tmp_path / "nowhere") is None
     acc = pd.read_csv(tmp_path / "results" / "cpu" / "accuracy.csv")
     for row in rows:
         ds, model = row["cell"].split(" / ")

@@ -10,8 +10,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from weedout import experiment, paths
-from weedout.results import MissingStageError
+from weedout import experiment
+from weedout.config import paths
+from weedout.pipeline.records import MissingStageError
 
 COMMITTED = ("cpu", "cpu_evolution")
 TABLES = ("search.csv", "accuracy.csv", "curves.csv", "stats.csv", "run.json", "config.json")

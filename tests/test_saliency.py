@@ -17,7 +17,7 @@ Tolerances: float64 everywhere; a central difference with step 1e-4 has truncati
 import pytest
 import torch
 
-from weedout import masks, models, saliency, search
+from weedout.core import masks, models, saliency, scoring, search
 
 ARCHS = {"mlp": models.Arch("mlp", (1, 6, 6), (7, 5), 4),
          "cnn1d": models.Arch("cnn1d", (1, 12), (5, 4), 3),
@@ -132,7 +132,7 @@ def test_keep_top_takes_the_largest_and_breaks_ties_by_index():
 def _context(kind, sparsity=0.5, seed=0):
     arch, parent, x, y = _setup(kind, seed)
     parent, x = [p.float() for p in parent], x.float()
-    score = search.scorer(arch, parent, x, y)
+    score = scoring.scorer(arch, parent, x, y)
     g = torch.Generator().manual_seed(seed)
     return search.context(arch, parent, x, y, sparsity, 10, g, score)
 

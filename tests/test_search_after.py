@@ -7,9 +7,11 @@ import types
 import pytest
 import torch
 
-from weedout import cells, config, experiment, masks, models, reduce
-from weedout.results import Store
-from weedout.train import Schedule, train_stack
+from weedout import config, experiment
+from weedout.core import flops, masks, models
+from weedout.pipeline import record_tables, workers
+from weedout.pipeline.records import Store
+from weedout.core.train import Schedule, train_stack
 
 
 def _data(shape=(1, 4, 4), n_train=24, n_test=9):
@@ -55,7 +57,7 @@ def test_sparse_networks_share_the_dense_run_up_to_the_cut(run):
     trained alone or stacked, so the rows are equal, not close."""
     cfg, acc = run
     store = Store(cfg.results_path, cfg.digest())
-    recs = {(r["sparsity"], r["seed"]): r for r in reduce.train_records(cfg, store)}
+    recs = {(r["sparsity"], r["seed"]): r for r in record_tables.train_records(cfg, store)}
     for seed in cfg.seeds:
         dense = recs[(0.0, seed)]["networks"][0]["curves"]
         for net in recs[(0.5, seed)]["networks"]:
@@ -71,13 +73,13 @@ def test_the_search_sees_the_trained_parent(run):
     (the trained parent, cut), and magnitude ranks the trained weights, not the initial ones."""
     cfg, acc = run
     store = Store(cfg.results_path, cfg.digest())
-    dset, arch = cells.setup(cfg, "digits", "mlp")
+    dset, arch = workers.setup(cfg, "digits", "mlp")
     for seed in cfg.seeds:
-        rec = reduce.search_record(store, "digits", "mlp", 0.5, seed)
+        rec = record_tables.search_record(store, "digits", "mlp", 0.5, seed)
         row = acc[(acc.method == "weedout") & (acc.seed == seed) & (acc.sparsity == 0.5)]
         assert row.init_score.item() == pytest.approx(rec["scores"][rec["best_index"]], abs=1e-6)
-        trained, _ = cells.search_parent(cfg, arch, "digits", "mlp", seed, "cpu")
-        init = cells.parent_params(arch, "digits", "mlp", seed, "cpu")
+        trained, _ = workers.search_parent(cfg, arch, "digits", "mlp", seed, "cpu")
+        init = workers.parent_params(arch, "digits", "mlp", seed, "cpu")
         assert not torch.equal(trained[0], init[0])
         kept = masks.kept_widths(arch.widths, 0.5)
         want = [trained[2 * l].abs().sum(1).argsort(descending=True, stable=True)[:k].sort().values
@@ -87,15 +89,14 @@ def test_the_search_sees_the_trained_parent(run):
 
 
 def test_training_flops_count_the_parents_epochs(run):
-    from weedout import compute
     cfg, _ = run
-    dset, arch = cells.setup(cfg, "digits", "mlp")
+    dset, arch = workers.setup(cfg, "digits", "mlp")
     store = Store(cfg.results_path, cfg.digest())
-    rec = {(r["sparsity"], r["seed"]): r for r in reduce.train_records(cfg, store)}[(0.5, 0)]
+    rec = {(r["sparsity"], r["seed"]): r for r in record_tables.train_records(cfg, store)}[(0.5, 0)]
     carch = arch.with_widths(rec["networks"][0]["widths"])
     n, t = dset.x_train.shape[0], dset.x_test.shape[0]
-    assert rec["networks"][0]["train_flops"] == (compute.training_flops(arch, 2, n, t)
-                                                 + compute.training_flops(carch, 1, n, t))
+    assert rec["networks"][0]["train_flops"] == (flops.training_flops(arch, 2, n, t)
+                                                 + flops.training_flops(carch, 1, n, t))
 
 
 @pytest.mark.parametrize("fields, match", [

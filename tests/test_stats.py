@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats as st
 
-from weedout import stats
+from weedout.analysis import stats
 
 # Undefined statistics must come back as NaN quietly: any warning fails the test.
 pytestmark = pytest.mark.filterwarnings("error")

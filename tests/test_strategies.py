@@ -7,7 +7,8 @@ import sys
 import pytest
 import torch
 
-from weedout import config, experiment, masks, models, search
+from weedout import config, experiment
+from weedout.core import masks, models, scoring, search
 
 WIDTHS, SPARSITY = (20, 20), 0.75          # k = 5 kept of 20 per layer
 GOOD = [torch.arange(5), torch.arange(10, 15)]
@@ -88,7 +89,9 @@ def test_plugin_registers_strategy_and_preset(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("WEEDOUT_PLUGINS", "my_weedout_plugin")
     monkeypatch.setattr(search, "STRATEGIES", dict(search.STRATEGIES))
-    monkeypatch.setattr(config, "PRESETS", dict(config.PRESETS))
+    copy = dict(config.PRESETS)  # one dict, seen where plug-ins write and validation reads
+    monkeypatch.setattr(config, "PRESETS", copy)
+    monkeypatch.setattr(config.presets, "PRESETS", copy)
     monkeypatch.delitem(sys.modules, "my_weedout_plugin", raising=False)
     cfg = experiment.configure("plugin_smoke", SEEDS=1, SPARSITIES=[0.5], CANDIDATES=4,
                                RESULTS_DIR=str(tmp_path / "res"))
@@ -123,12 +126,12 @@ def test_run_passes_a_context_only_to_strategies_that_ask_for_one():
 
     for fn in (plain, reader):
         g = torch.Generator().manual_seed(0)
-        ctx = search.context(arch, parent, x, y, 0.5, 6, g, search.scorer(arch, parent, x, y))
+        ctx = search.context(arch, parent, x, y, 0.5, 6, g, scoring.scorer(arch, parent, x, y))
         found, cost = search.run(fn, ctx)
         assert cost["forward"] == 6 and [k.shape[1] for k in found.best] == [5, 4]
     assert seen["plain"] and seen["context"].parent is parent and seen["context"].kept == (5, 4)
     # the same draws as calling the strategy by hand: the context adds nothing random
     g = torch.Generator().manual_seed(0)
     by_hand = search.random_search(lambda n: masks.sample(arch.widths, 0.5, n, g),
-                                   search.scorer(arch, parent, x, y), 6, g)
+                                   scoring.scorer(arch, parent, x, y), 6, g)
     assert by_hand.scores == found.scores

@@ -10,7 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from weedout import cells, comparison, config, masks, models, paths, structure
+from weedout import config, data
+from weedout.analysis import comparison
+from weedout.config import paths
+from weedout.core import masks, models, reference, scoring, search, structures
+from weedout.pipeline import workers
 
 from smoke_runs import run_smoke, tiny
 
@@ -30,9 +34,9 @@ def hamilton(total: int, shares: list[float]) -> list[int]:
 
 def test_erk_density_by_hand():
     # MLP 64 -> 256 -> 256 -> 10: 1/fan_in + 1/fan_out per hidden layer
-    assert structure.erk_density(MLP) == pytest.approx((1 / 64 + 1 / 256, 1 / 256 + 1 / 10))
+    assert structures.erk_density(MLP) == pytest.approx((1 / 64 + 1 / 256, 1 / 256 + 1 / 10))
     # 1-D CNN, kernel 5: fan-in 1x5 and 32x5; the last block feeds 10 classes x 10 positions
-    assert structure.erk_density(CNN1D) == pytest.approx((1 / 5 + 1 / 160, 1 / 160 + 1 / 100))
+    assert structures.erk_density(CNN1D) == pytest.approx((1 / 5 + 1 / 160, 1 / 160 + 1 / 100))
 
 
 @pytest.mark.parametrize("case", range(200))
@@ -41,7 +45,7 @@ def test_allocation_is_exact_and_proportional(case):
     widths = tuple(rng.randint(1, 300) for _ in range(rng.randint(1, 4)))
     density = tuple(rng.uniform(0.01, 10) for _ in widths)
     total = rng.randint(len(widths), sum(widths))
-    got = structure.allocate(widths, total, density)
+    got = structures.allocate(widths, total, density)
     assert sum(got) == total
     assert all(1 <= k <= w for k, w in zip(got, widths))
     shares = [w * d for w, d in zip(widths, density)]
@@ -54,17 +58,17 @@ def test_nonuniform_keeps_the_local_total_and_local_is_unchanged():
     for arch in (MLP, CNN1D):
         for s in (0.1, 0.3, 0.5, 0.8, 0.9, 0.99):
             local = masks.kept_widths(arch.widths, s)
-            assert structure.kept(arch, s) == local
-            assert sum(structure.kept(arch, s, "nonuniform")) == sum(local)
-            assert structure.kept(arch, s, "nonuniform", (1.0, 1.0)) == \
-                structure.allocate(arch.widths, sum(local), (1.0, 1.0))
+            assert structures.kept(arch, s) == local
+            assert sum(structures.kept(arch, s, "nonuniform")) == sum(local)
+            assert structures.kept(arch, s, "nonuniform", (1.0, 1.0)) == \
+                structures.allocate(arch.widths, sum(local), (1.0, 1.0))
     # ERK keeps more of the layer next to the 10 classes in the MLP
-    k1, k2 = structure.kept(MLP, 0.8, "nonuniform")
+    k1, k2 = structures.kept(MLP, 0.8, "nonuniform")
     assert k2 > k1
 
 
 def test_sampled_masks_have_the_structure_counts():
-    kept = structure.kept(MLP, 0.8, "nonuniform")
+    kept = structures.kept(MLP, 0.8, "nonuniform")
     keep = masks.sample(MLP.widths, 0.8, 50, torch.Generator().manual_seed(0), kept)
     assert tuple(k.shape[1] for k in keep) == kept
     for k, w in zip(keep, MLP.widths):
@@ -78,7 +82,7 @@ def test_local_search_equals_the_committed_cpu_search():
     committed = pd.read_csv(paths.ROOT / "results" / "cpu" / "search.csv")
     cfg = config.resolve("cpu", DATASETS=["digits"], SEEDS=[0], SPARSITIES=[0.5, 0.9])
     saved = {}
-    cells.search_trials(cfg, [("digits", "mlp", s, 0) for s in cfg.sparsities],
+    workers.search_trials(cfg, [("digits", "mlp", s, 0) for s in cfg.sparsities],
                         lambda key, rec: saved.__setitem__(key, rec), None)
     for s in cfg.sparsities:
         rows = committed[(committed.dataset == "digits") & (committed.model == "mlp")
@@ -103,7 +107,7 @@ def test_nonuniform_networks_have_the_allocated_widths(runs):
     arch = models.arch_for("mlp", (64,), 10, cfg.mlp_widths, cfg.cnn_channels)
     local, _ = runs["local"]
     for s in cfg.sparsities:
-        want = "-".join(map(str, structure.kept(arch, s, "nonuniform")))
+        want = "-".join(map(str, structures.kept(arch, s, "nonuniform")))
         level = acc[(acc.sparsity == s) & acc.method.isin(["weedout", "random"])]
         assert set(level.widths) == {want}
         # the same hidden nodes in all as local: the same achieved node sparsity
@@ -164,12 +168,11 @@ def test_global_masks_have_the_count_asked_for(widths, total):
 
 @pytest.mark.parametrize("kind, shape", [("mlp", (64,)), ("cnn1d", (1, 40))])
 def test_gated_batched_scores_equal_one_by_one_compact_scoring(kind, shape):
-    from weedout import search
     arch, parent, g, x, y = tiny(kind, shape)
     gates = masks.sample_global(arch.widths, sum(arch.widths) // 2, 25, g)
-    batched = search.gated_scorer(arch, parent, x, y, budget_bytes=1)(gates)  # chunks of 1..
-    whole = search.gated_scorer(arch, parent, x, y)(gates)                      # ..and of all
-    compact = search.scorer(arch, parent, x, y)
+    batched = scoring.gated_scorer(arch, parent, x, y, budget_bytes=1)(gates)  # chunks of 1..
+    whole = scoring.gated_scorer(arch, parent, x, y)(gates)                      # ..and of all
+    compact = scoring.scorer(arch, parent, x, y)
     one_by_one = torch.cat([compact(masks.from_gates(masks.select(gates, i))) for i in range(25)])
     assert len({tuple(k.shape[1] for k in masks.from_gates(masks.select(gates, i)))
                 for i in range(25)}) > 1  # mixed shapes
@@ -178,8 +181,7 @@ def test_gated_batched_scores_equal_one_by_one_compact_scoring(kind, shape):
 
 
 def test_gated_training_equals_training_the_compacted_network():
-    from weedout import data
-    from weedout.train import Schedule, train_stack
+    from weedout.core.train import Schedule, train_stack
     dset = data.load_dataset("digits", paths.DATA)
     arch = models.arch_for("mlp", dset.in_shape, dset.n_classes, (32, 24), (8, 8))
     parent = models.stack([models.init_parent(arch, s) for s in (0, 1)])
@@ -201,7 +203,7 @@ def test_global_run_keeps_the_total_and_the_winner_is_the_search_minimum(tmp_pat
     arch = models.arch_for("mlp", (64,), 10, cfg.mlp_widths, cfg.cnn_channels)
     sparse = acc[acc.sparsity > 0]
     for r in sparse.itertuples():
-        assert sum(map(int, r.widths.split("-"))) == structure.total(arch, r.sparsity)
+        assert sum(map(int, r.widths.split("-"))) == structures.total(arch, r.sparsity)
     assert sparse.widths.nunique() > 2  # the allocations differ
     w = sparse[sparse.method == "weedout"].set_index(["sparsity", "seed"]).init_score
     best = search_csv.groupby(["sparsity", "seed"]).score.min()
@@ -239,10 +241,9 @@ def test_unstructured_counts_are_the_compacted_node_mask_weights():
 
 @pytest.mark.parametrize("kind, shape", [("mlp", (64,)), ("cnn1d", (1, 40))])
 def test_weight_scores_equal_the_weights_multiplied_twin(kind, shape):
-    from weedout import reference, search
     arch, parent, g, x, y = tiny(kind, shape)
     w = masks.sample_weights(masks.weight_shapes(arch), masks.weight_counts(arch, 0.5), 12, g)
-    got = search.weight_scorer(arch, parent, x, y, budget_bytes=1)(w)  # one by one in chunks
+    got = scoring.weight_scorer(arch, parent, x, y, budget_bytes=1)(w)  # one by one in chunks
     for i in range(12):  # the twin: a plain nn network whose weights are multiplied by the mask
         twin = [p * w[j // 2][i] if j % 2 == 0 else p for j, p in enumerate(parent)]
         want = reference.score_one_by_one(arch, twin, masks.full(arch.widths), x, y)
@@ -250,8 +251,7 @@ def test_weight_scores_equal_the_weights_multiplied_twin(kind, shape):
 
 
 def test_unstructured_training_equals_torch_pruning_reparametrisation():
-    from weedout import data, reference
-    from weedout.train import Schedule, train_stack
+    from weedout.core.train import Schedule, train_stack
     dset = data.load_dataset("digits", paths.DATA)
     arch = models.arch_for("mlp", dset.in_shape, dset.n_classes, (32, 24), (8, 8))
     parents = [models.init_parent(arch, s) for s in (0, 1)]

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
-from weedout import config, experiment, masks, models, throughout
+from weedout import config, experiment
+from weedout.core import masks, models, segments
 
 from smoke_runs import run_smoke
 
@@ -31,9 +32,9 @@ def test_scatter_is_the_inverse_of_compact(kind, shape):
 
 
 def test_boundaries():
-    assert throughout.boundaries(0, 5, 30) == [(a, a + 5) for a in range(0, 30, 5)]
-    assert throughout.boundaries(3, 5, 30)[-1] == (28, 30)
-    assert throughout.boundaries(0, 2, 3) == [(0, 2), (2, 3)]
+    assert segments.boundaries(0, 5, 30) == [(a, a + 5) for a in range(0, 30, 5)]
+    assert segments.boundaries(3, 5, 30)[-1] == (28, 30)
+    assert segments.boundaries(0, 2, 3) == [(0, 2), (2, 3)]
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from weedout import cells, claims, cli, experiment, trials
-from weedout.claims import Claims
+from weedout import cli, experiment
+from weedout.pipeline import claims, trials, workers
+from weedout.pipeline.claims import Claims
 
 
 def write_claim(folder, key, pid, host, age=0.0):
@@ -76,9 +77,9 @@ def test_a_network_does_not_depend_on_its_stack(tmp_path):
     CPU; the README states the measured tolerance for CNNs)."""
     cfg = tiny(tmp_path)
     experiment.run_search(cfg)
-    stacked = cells.train_cell(cfg, "digits", "mlp", 0.5)["networks"]
+    stacked = workers.train_cell(cfg, "digits", "mlp", 0.5)["networks"]
     alone = [n for seed in cfg.seeds
-             for n in cells.train_cell(cfg, "digits", "mlp", 0.5, seeds=[seed])["networks"]]
+             for n in workers.train_cell(cfg, "digits", "mlp", 0.5, seeds=[seed])["networks"]]
     assert [(n["method"], n["seed"]) for n in stacked] == [(n["method"], n["seed"]) for n in alone]
     assert [n["curves"] for n in stacked] == [n["curves"] for n in alone]
 

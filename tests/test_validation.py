@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from weedout import config, data, experiment, paths
+from weedout import config, data, experiment
+from weedout.config import paths
 
 FILE = object()  # placeholder: replaced by the path of an existing *file* in the test
 

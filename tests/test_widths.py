@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from weedout import config, experiment, overparam
+from weedout import config, experiment
+from weedout.axes import widths
 
 LEVELS = [0.5, 0.75]
 

@@ -17,11 +17,14 @@ from pathlib import Path
 
 import torch
 
-from . import config, data, masks, models, paths, provenance, reference, search
-from .config import derive_seed
-from .cells import parent_params, scoring_batch
+from . import config, data
+from .config import paths
+from .core import masks, models, reference, scoring, search
+from .core.seeds import derive_seed
+from .core.train import Schedule, train_stack
 from .meters import Peak, hardware, latency_ms, load, sync
-from .train import Schedule, train_stack
+from .pipeline import provenance
+from .pipeline.workers import parent_params, scoring_batch
 
 # Agreement tolerances. Scores: the same float32 forward with another reduction order (bmm of
 # a compacted net vs mm of a masked dense one), ~1e-6 apart. Training: SGD amplifies those
@@ -81,7 +84,7 @@ def run_engine(cfg, arch, dset, dev):
     sched = Schedule(cfg.epochs, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay)
     t0, chosen = time.perf_counter(), {}
     for seed in cfg.seeds:
-        score = search.scorer(arch, parents[seed], *batches[seed], kind=cfg.score)
+        score = scoring.scorer(arch, parents[seed], *batches[seed], kind=cfg.score)
         for s in cfg.sparsities:
             found = search.random_search(_draw(arch, dset, seed, s, "search"), score, cfg.candidates)
             chosen[s, seed] = (found.best, found.best_index, torch.tensor(found.scores, dtype=torch.float64))

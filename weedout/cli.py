@@ -21,8 +21,9 @@ import os
 import sys
 import time
 
-from . import executors, paths, provenance, results, trials
-from .config import PARAMETERS, PRESETS
+from .cluster import executors
+from .config import PARAMETERS, PRESETS, paths
+from .pipeline import lock, provenance, records, run_record, stages, trials
 
 NOTEBOOKS = ("01_search", "02_training", "03_analysis", "04_figures")
 
@@ -108,11 +109,11 @@ def _executor_options(args) -> executors.SlurmOptions:
 
 def _run_workers(args, cfg, only, slurm) -> bool:
     """The search, then the training trials on the executor's workers; False if some failed."""
-    os.environ[results.LOCK_WAIT_ENV] = "600"  # reduce steps of concurrent runs take turns
+    os.environ[lock.LOCK_WAIT_ENV] = "600"  # reduce steps of concurrent runs take turns
     for phase, notebook in (("search", "01_search"), ("train", "02_training")):
         if notebook not in only:
             continue
-        n = len(trials.missing(results.Store(cfg.results_path, cfg.digest()), phase,
+        n = len(trials.missing(records.Store(cfg.results_path, cfg.digest()), phase,
                                trials.plan(cfg, phase)))
         t0 = time.time()
         failed = executors.run(args.executor, cfg, phase, args.workers, slurm)
@@ -133,9 +134,8 @@ def main(argv=None) -> int:
     os.environ["WEEDOUT_QUIET"] = "1"  # the kernels inherit it: no progress bars in headless runs
     if args.fast_cuda:
         os.environ[provenance.FAST_CUDA_ENV] = "1"  # inherited by the kernels too
-    from . import experiment
     try:
-        cfg = experiment.configure(args.preset, **params)
+        cfg = stages.configure(args.preset, **params)
         only = args.only or list(NOTEBOOKS)
         for name in only:
             if name not in NOTEBOOKS:
@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     out_dir = cfg.results_path / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"weedout: preset {cfg.preset}, config digest {cfg.digest()}, results in {cfg.results_path}")
-    seconds, stages = {}, results.run_json(cfg).get("stages") or {}
+    seconds, before = {}, run_record.run_json(cfg).get("stages") or {}
     if args.executor != "serial" and not _run_workers(args, cfg, only, slurm):
         return 1
     for name in NOTEBOOKS:
@@ -175,10 +175,10 @@ def main(argv=None) -> int:
     # run.json's "command" is the run that computed the numbers: a command that computed no
     # trial (e.g. --only 04_figures redrawing committed results) must not replace its wall time;
     # every command's timing goes to last_run.json
-    after = results.run_json(cfg).get("stages", {})
-    computed = any(after.get(k, {}).get("trials_computed", 0) > 0 and after.get(k) != stages.get(k)
+    after = run_record.run_json(cfg).get("stages", {})
+    computed = any(after.get(k, {}).get("trials_computed", 0) > 0 and after.get(k) != before.get(k)
                    for k in ("search", "training"))
-    results.record_command(cfg, list(sys.argv[1:] if argv is None else argv), seconds,
+    run_record.record_command(cfg, list(sys.argv[1:] if argv is None else argv), seconds,
                            time.time() - started, changed=computed)
     print(f"done in {time.time() - started:.1f} s: tables in {cfg.results_path}, "
           f"figures in {cfg.figures_path}")

@@ -17,7 +17,8 @@ import shutil
 import subprocess
 import sys
 
-from . import config, data, paths, validation
+from . import config, data
+from .config import paths, validation
 
 # Debian packages that carry a dataset, for the apt-get fallback.
 DEBIAN_PACKAGES = {"fashion_mnist": "dataset-fashion-mnist"}
@@ -53,7 +54,7 @@ def datasets_of(preset: str | None, names: list[str]) -> list[str]:
     """Named datasets, else the preset's; unknown names fail with the allowed list."""
     config.load_plugins()
     if names:
-        return list(validation._names("DATASETS", names, tuple(data.DATASETS)))
+        return list(validation.check_names("DATASETS", names, tuple(data.DATASETS)))
     if preset not in config.PRESETS:
         raise ValueError(f"PRESET={preset!r} is not allowed: one of {list(config.PRESETS)}")
     return list(config.PRESETS[preset].datasets)

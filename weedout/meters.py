@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from . import provenance
+from .pipeline import provenance
 
 
 def sync(dev: str) -> None:

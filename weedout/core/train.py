@@ -1,0 +1,159 @@
+"""Phase 2: train many networks at once, with per-epoch metrics.
+
+All networks of one (dataset, model, sparsity) cell have the same compacted shape, so they are
+trained as one stacked model: one forward, one backward, one optimizer step for all of them.
+Each network still sees exactly the batches and updates it would see alone:
+- its own data order (a permutation drawn from its seed: same seed = same order, whatever the
+  method), gathered from the dataset tensors already on the device;
+- its own loss: the sum of the per-network mean losses has, for each network's weights, exactly
+  that network's gradient, and SGD (momentum, weight decay) acts element by element;
+- no layer mixes networks (no batch norm), so a diverging network cannot spill into the others.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from . import models
+from .seeds import derive_seed
+from .models import Arch
+
+
+@dataclass(frozen=True)
+class Schedule:
+    epochs: int
+    batch_size: int
+    lr: float
+    momentum: float
+    weight_decay: float
+
+    def lr_at(self, step: int, total: int) -> float:
+        """Cosine annealing from lr to 0, per step."""
+        return self.lr * 0.5 * (1 + math.cos(math.pi * step / total))
+
+
+def masked(params: list, weight_masks) -> list:
+    """The parameters a forward pass uses: each weight matrix times its 0/1 mask [M, *shape]
+    (unstructured masks; biases as they are), or `params` itself without masks."""
+    if weight_masks is None:
+        return params
+    return [p * weight_masks[i // 2] if i % 2 == 0 else p for i, p in enumerate(params)]
+
+
+def data_order(seed: int, tag: str, epoch: int, n: int) -> torch.Tensor:
+    """The permutation a network with this seed sees in this epoch (CPU generator: the same on
+    every device)."""
+    g = torch.Generator().manual_seed(derive_seed(seed, "order", tag, epoch))
+    return torch.randperm(n, generator=g)
+
+
+@torch.inference_mode()
+def evaluate(arch: Arch, params: list, x: torch.Tensor, y: torch.Tensor,
+             batch: int = 1000, gates=None, weight_masks=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean loss and accuracy [M] of M stacked networks on a whole split (shared inputs);
+    `gates`: 0/1 node gates [M, width] per hidden layer (`models.forward`)."""
+    M = params[-1].shape[0]
+    params = masked(params, weight_masks)
+    loss = torch.zeros(M, dtype=torch.float64, device=x.device)
+    correct = torch.zeros(M, dtype=torch.float64, device=x.device)
+    for i in range(0, x.shape[0], batch):
+        xb, yb = x[i:i + batch], y[i:i + batch]
+        logits = models.forward(arch, params, xb, gates=gates)
+        loss += models.cross_entropy(logits, yb.expand(M, -1)).double().sum(1)
+        correct += (logits.argmax(-1) == yb).double().sum(1)
+    return (loss / x.shape[0]).cpu(), (correct / x.shape[0]).cpu()
+
+
+def train_stack(arch: Arch, params: list, data, seeds: list[int], sched: Schedule,
+                progress=None, epochs: tuple[int, int] | None = None, gates=None,
+                weight_masks=None) -> dict:
+    """Train M stacked networks (params [M, ...]) in place of copies; network m uses seeds[m].
+
+    Returns per-epoch metrics as [epochs+1, M] tensors (row 0: before training, measured on the
+    whole training split; later rows: running means over the epoch's batches for train_*,
+    the whole test split for test_*), `diverged_epoch` [M] (-1 = finite throughout) and the
+    trained parameters.
+
+    epochs=(first, last): only epochs first+1..last of the schedule, each with the learning rate
+    and the data order it has in the whole run (searching after `first` epochs cuts one run in
+    two: the dense parent's epochs, then the sparse network's). Rows before `first` are NaN, row
+    `first` is measured before training as row 0 is, rows after `last` are not returned. The
+    optimizer starts afresh (no momentum carried over the cut).
+
+    gates: fixed 0/1 node gates [M, width] per hidden layer (global masks: networks of
+    different shapes trained at full size, a removed node's output multiplied by 0, so it has
+    no effect and its weights no gradient; equal to the compacted network up to rounding).
+    weight_masks: fixed 0/1 masks [M, *shape] per weight matrix (unstructured masks): every
+    forward pass uses the weights times their masks, so a removed weight has no effect and no
+    gradient (its stored value only decays), as in torch.nn.utils.prune's reparametrisation.
+
+    An MLP stack of one network is trained as a stack of two (`_as_two`), so that a network's
+    numbers never depend on whether it was trained alone.
+    """
+    if len(seeds) == 1 and not arch.conv:
+        return _as_two(arch, params, data, seeds, sched, progress, epochs, gates, weight_masks)
+    first, last = epochs or (0, sched.epochs)
+    params = [p.detach().clone().requires_grad_(True) for p in params]
+    M, N, dev = len(seeds), data.x_train.shape[0], data.x_train.device
+    opt = torch.optim.SGD(params, lr=sched.lr, momentum=sched.momentum,
+                          weight_decay=sched.weight_decay)
+    steps_per_epoch = math.ceil(N / sched.batch_size)
+    total = sched.epochs * steps_per_epoch
+    hist = {k: torch.full((last + 1, M), torch.nan, dtype=torch.float64)
+            for k in ("train_loss", "train_acc", "test_loss", "test_acc")}
+    hist["train_loss"][first], hist["train_acc"][first] = evaluate(
+        arch, params, data.x_train, data.y_train, gates=gates, weight_masks=weight_masks)
+    hist["test_loss"][first], hist["test_acc"][first] = evaluate(
+        arch, params, data.x_test, data.y_test, gates=gates, weight_masks=weight_masks)
+    diverged = torch.full((M,), -1, dtype=torch.long)
+    unique = sorted(set(seeds))
+    row_of = torch.tensor([unique.index(s) for s in seeds], device=dev)
+    step = first * steps_per_epoch
+    for epoch in range(first + 1, last + 1):
+        # One permutation per distinct seed, then one row per network: [M, N].
+        order = torch.stack([data_order(s, data.name, epoch, N) for s in unique]).to(dev)[row_of]
+        loss_sum = torch.zeros(M, dtype=torch.float64, device=dev)
+        correct = torch.zeros(M, dtype=torch.float64, device=dev)
+        for i in range(0, N, sched.batch_size):
+            idx = order[:, i:i + sched.batch_size]
+            xb, yb = data.x_train[idx], data.y_train[idx]        # [M, B, ...], [M, B]
+            logits = models.forward(arch, masked(params, weight_masks), xb, gates=gates)
+            ce = models.cross_entropy(logits, yb)                    # [M, B]
+            for g in opt.param_groups:
+                g["lr"] = sched.lr_at(step, total)
+            opt.zero_grad(set_to_none=True)
+            ce.mean(1).sum().backward()
+            opt.step()
+            step += 1
+            loss_sum += ce.detach().double().sum(1)
+            correct += (logits.detach().argmax(-1) == yb).double().sum(1)
+        hist["train_loss"][epoch] = (loss_sum / N).cpu()
+        hist["train_acc"][epoch] = (correct / N).cpu()
+        hist["test_loss"][epoch], hist["test_acc"][epoch] = evaluate(
+            arch, params, data.x_test, data.y_test, gates=gates, weight_masks=weight_masks)
+        # Diverged: a non-finite loss this epoch or non-finite weights. Recorded, not fatal.
+        finite = torch.isfinite(hist["train_loss"][epoch])
+        for p in params:
+            finite &= torch.isfinite(p.detach()).flatten(1).all(1).cpu()
+        diverged[(~finite) & (diverged < 0)] = epoch
+        if progress is not None:
+            progress.update(1)
+    hist["diverged_epoch"] = diverged
+    hist["params"] = [p.detach() for p in params]
+    return hist
+
+
+def _as_two(arch: Arch, params, data, seeds, sched, progress, epochs, gates, weight_masks) -> dict:
+    """An MLP stack of one network, trained as a stack of two (itself twice; the copy dropped).
+    On some CPUs (seen: AMD EPYC with torch 2.14's MKL) a batched matmul of one matrix takes
+    another kernel than a batch of several, and the network's numbers would differ in the last
+    bits from the same network in any larger stack (a level resumed with one seed left, the
+    parent trained alone before `search_after`); every stack of two or more agrees bit for bit."""
+    two = lambda ts: None if ts is None else [torch.cat([t, t]) for t in ts]  # noqa: E731
+    hist = train_stack(arch, two(params), data, seeds * 2, sched, progress, epochs, two(gates),
+                       two(weight_masks))
+    out = {k: v[:, :1] for k, v in hist.items() if k not in ("diverged_epoch", "params")}
+    return {**out, "diverged_epoch": hist["diverged_epoch"][:1],
+            "params": [p[:1] for p in hist["params"]]}
