@@ -2,6 +2,7 @@
 #   make reproduce            the paper's tables and figures (cpu preset, offline data)
 #   make test                 unit tests, a papermill run of the four notebooks, nbval
 #                             (the study notebooks strictly: every output compared)
+#   make book                 the book: README, study and pipeline notebooks -> build/book/
 # Both create .venv/ when it is missing and do nothing extra when it exists.
 #   make reproduce PRESET=fashion               real images: Fashion-MNIST on the CPU (~45 min)
 #   make reproduce PRESET=paper DEVICE=cuda     the paper-scale run, on a GPU
@@ -21,12 +22,12 @@ BUNDLE ?= gpu_bundle
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.weedout-installed
 
-.PHONY: reproduce test bench kernel lab data gpu-bundle gpu-dry-run
+.PHONY: reproduce test book bench kernel lab data gpu-bundle gpu-dry-run
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,book]'
 	@# .gitconfig's notebook filter: outputs never reach a commit (no-op outside git)
 	-git config --local --get-all include.path 2>/dev/null | grep -qx ../.gitconfig \
 	  || git config --local --add include.path ../.gitconfig 2>/dev/null
@@ -52,6 +53,10 @@ gpu-dry-run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest --nbval-lax tests notebooks --ignore=notebooks/study
 	$(PY) -m pytest --nbval notebooks/study
+
+# The book (docs/conf.py): offline, warnings are errors; tests/test_book.py runs this recipe
+book: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -b html -q docs build/book
 
 bench: $(STAMP)
 	$(PY) -m weedout.bench

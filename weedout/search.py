@@ -175,6 +175,8 @@ def saliency_strategy(method: str, invert: bool = False) -> Callable[..., Search
     return strategy
 
 
+#: Every search strategy by name (Config.strategy, Config.comparators): a plug-in adds its own
+#: here at import (WEEDOUT_PLUGINS), with the signature of the module docstring.
 STRATEGIES: dict[str, Callable[..., SearchResult]] = {"random_search": random_search,
                                                       "evolution": evolutionary_search}
 SALIENCY = ("magnitude", "snip", "grasp", "synflow")
