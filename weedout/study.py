@@ -83,6 +83,12 @@ def verdict_counts(st: pd.DataFrame, who: str = "weedout") -> str:
             f"better, {n.get(f'{who} worse', 0)} {who} worse")
 
 
+def better(st: pd.DataFrame, who: str = "weedout", than: str = "random") -> str:
+    """'never better than random', or at how many levels the verdict says better."""
+    k = int((st.verdict == f"{who} better").sum())
+    return f"never better than {than}" if k == 0 else f"better than {than} at {k} of {len(st)} levels"
+
+
 def claims_stats(root: Path) -> pd.DataFrame:
     return pd.concat([table(root, p, "stats").assign(preset=p) for p in CLAIMS], ignore_index=True)
 
@@ -119,32 +125,32 @@ def claims_findings(root: Path) -> str:
     n, won, below = _search_margins(root)
     worst = st.loc[st.drop_weedout.idxmax()]
     return "\n".join([
-        f"- **Sparse networks keep most of the dense accuracy.** At {readme.DROP_AT:.0%} node "
+        f"- **The drop against the dense parent.** At {readme.DROP_AT:.0%} node "
         f"sparsity ({_span(100 * at.param_sparsity, '{:.0f}')}% of the parameters removed) "
         f"weedout's networks are {_span(100 * at.drop_weedout)} points below their dense parents "
         f"({_span(100 * at.rel_drop_weedout)}% relative) over the {cells} dataset/model pairs, "
         f"where the paper reports about {PAPER_DROP:.0%}. The largest drop at any level is "
         f"{100 * worst.drop_weedout:.1f} points ({worst.dataset} / {worst.model} at "
         f"{worst.sparsity:.0%}).",
-        f"- **Weedout is not better than random.** Over the {len(st)} levels: "
+        f"- **Weedout against random.** Weedout is {better(st)}: over the {len(st)} levels, "
         f"{verdict_counts(st)}. A raw paired t-test p < {ALPHA} occurs at "
         f"{int((st.p_value < ALPHA).sum())} levels and at {int((st.p_holm < ALPHA).sum())} after "
         "Holm's correction.",
-        f"- **Nor does it converge faster.** The area under the learning curve differs at "
+        f"- **Convergence.** The area under the learning curve differs at "
         f"{int((st.auc_p_holm < ALPHA).sum())} levels and the epochs to the common bar at "
         f"{int((st.epochs_p_holm < ALPHA).sum())} (Holm-adjusted p < {ALPHA}).",
-        f"- **The search works, its advantage does not last.** The winner scores below the median "
+        f"- **The search and what its score predicts.** The winner scores below the median "
         f"candidate of its draw in {won} of {n} searches, and the random mask scores above the "
-        f"winner in {below} of {n}; yet the initial score hardly predicts trained accuracy "
-        f"(Spearman ρ within a level, mean per pair: {_span(rho, '{:+.2f}')})."])
+        f"winner in {below} of {n}; the initial score's Spearman correlation with trained "
+        f"accuracy within a level, averaged per dataset/model, is {_span(rho, '{:+.2f}')}."])
 
 
 def claims_answer(root: Path) -> str:
     st = claims_stats(root)
     at = st[(st.sparsity - readme.DROP_AT).abs() < 1e-9]
-    return (f"Reproduced: weedout is never better than random ({verdict_counts(st)} of "
-            f"{len(st)} levels), and the drop at {readme.DROP_AT:.0%} sparsity is "
-            f"{_span(100 * at.drop_weedout)} points, not the paper's {PAPER_DROP:.0%}.")
+    return (f"Weedout is {better(st)} ({verdict_counts(st)} of {len(st)} levels); the drop "
+            f"against the dense parent at {readme.DROP_AT:.0%} sparsity is "
+            f"{_span(100 * at.drop_weedout)} points (the paper: about {PAPER_DROP:.0%}).")
 
 
 def one_search(root: Path, preset: str, cell: tuple) -> pd.DataFrame:
@@ -224,15 +230,20 @@ def masks_findings(m: dict) -> str:
     return "Nodes kept by both masks, " + "; ".join(parts) + "."
 
 
-def winner_scores(root: Path) -> pd.DataFrame:
-    """Per dataset/model: how often the evolutionary winner scores below the random search's
-    winner of the same search (same parent, level and seed), and by how much on average."""
+def _winners(root: Path) -> pd.DataFrame:
+    """The random search's and the evolutionary search's winning scores of the same searches
+    (same parent, level and seed), whether evolution's is lower, and the gain (nats)."""
     keys = ["dataset", "model", "sparsity", "seed"]
     base, evo = (table(root, p, "search").query("chosen").set_index(keys).score for p in (BASE, EVOLUTION))
     both = pd.concat([base.rename("base"), evo.rename("evo")], axis=1, join="inner").reset_index()
-    both["lower"], both["gain"] = both.evo < both.base, both.base - both.evo
-    g = both.groupby(["dataset", "model"])
-    return pd.DataFrame({"searches": g.size(), "evolution lower (%)": (100 * g.lower.mean()).round(0),
+    return both.assign(lower=both.evo < both.base, gain=both.base - both.evo)
+
+
+def winner_scores(root: Path) -> pd.DataFrame:
+    """Per dataset/model: how often the evolutionary winner scores lower, and the mean gain."""
+    g = _winners(root).groupby(["dataset", "model"])
+    return pd.DataFrame({"searches": g.size(),
+                         "evolution lower (%)": (100 * g.lower.mean()).round().astype(int),
                          "mean gain (nats)": g.gain.mean().map("{:.4f}".format)})
 
 
@@ -270,21 +281,23 @@ def evolution_findings(root: Path) -> str:
     st, vs = table(root, EVOLUTION, "stats"), evolution_vs_search(root)
     same, n = same_controls(root)
     return "\n".join([
-        f"- **The stronger search finds better-scoring masks.** {readme.search_comparison(Path(root))}",
-        f"- **They do not train better than random masks.** Over the {len(st)} levels of "
-        f"`{EVOLUTION}`: {verdict_counts(st)}.",
-        f"- **Nor better than random search's winners.** Paired by seed at each of the {len(vs)} "
+        f"- **Scores.** {readme.search_comparison(Path(root))}",
+        f"- **Against random masks.** The evolutionary winners are {better(st)}: over the "
+        f"{len(st)} levels of `{EVOLUTION}`, {verdict_counts(st)}.",
+        f"- **Against random search's winners.** Paired by seed at each of the {len(vs)} "
         f"levels, the evolutionary winners' accuracy minus the random-search winners' ranges "
         f"{_span(vs.diff_mean, '{:+.2f}')} points; the verdict rule gives "
         f"{verdict_counts(vs, 'evolution')}.{_significant(vs)}",
-        f"- **Same parents, same controls.** {same} of the {n} random networks reach exactly the "
-        f"`{BASE}` run's test accuracy: only the search differs between the runs."])
+        f"- **Same parents, same controls.** {same} of the {n} random networks of the two runs "
+        f"reach exactly the same test accuracy."])
 
 
 def evolution_answer(root: Path) -> str:
     st = table(root, EVOLUTION, "stats")
-    return (f"No: an evolutionary search finds lower-scoring masks, but they train no better than "
-            f"random ones ({verdict_counts(st)} of {len(st)} levels).")
+    return (f"An evolutionary search's winners score lower than random search's in "
+            f"{_winners(root).lower.mean():.0%} of "
+            f"the searches, and are {better(st)} after training ({verdict_counts(st)} of "
+            f"{len(st)} levels).")
 
 
 def plot_traces(root: Path, cell: tuple) -> Figure:
