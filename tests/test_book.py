@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from test_browser import CHROMEDRIVER, CHROMIUM, FLAGS, wait_for
+from test_browser import CHROMEDRIVER, CHROMIUM, start_chromium, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "build" / "book"
@@ -122,15 +122,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def browser(book, tmp_path_factory):
     require("selenium", browser=True)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = next(c for c in CHROMIUM if os.access(c, os.X_OK))
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-book')}")
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-book"))
     try:
         yield driver
     finally:
