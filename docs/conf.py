@@ -29,6 +29,8 @@ exclude_patterns = ["**/.ipynb_checkpoints"]
 nb_execution_mode = "off"          # the study notebooks are rendered as committed, outputs and all
 myst_heading_anchors = 3           # the README's links to its own sections (#notebooks-in-...)
 
+# the package's docstrings write code as `name` (Markdown style): render it as code in the reference
+default_role = "code"
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 

@@ -13,8 +13,8 @@ architecture or the scoring batch) declares a keyword parameter `context` and re
 `SearchContext` there; `run` is the one place that calls strategies, either kind.
 
 Register it in STRATEGIES and select it with Config.strategy (see the README), or run it beside
-the RSH with Config.comparators. Here: the paper's `random_search`, an `evolution`ary search
-(the alternative the paper names), and the pruning-at-initialisation scores of
+the RSH with Config.comparators. Here: the paper's `random_search`, an evolutionary search,
+`evolution` (the alternative the paper names), and the pruning-at-initialisation scores of
 `weedout.saliency` at node level (magnitude, snip, grasp, synflow and their `_inverted` twins).
 """
 from __future__ import annotations
