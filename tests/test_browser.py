@@ -119,8 +119,9 @@ def lab(prerequisites, tmp_path_factory):
         log.close()
 
 
-@pytest.fixture(scope="module")
-def browser(lab, tmp_path_factory):
+def start_chromium(profile: Path):
+    """The system Chromium through the system chromedriver, headless (FLAGS), with a fresh
+    profile folder (tests/test_book.py drives it the same way)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -128,9 +129,15 @@ def browser(lab, tmp_path_factory):
     options.binary_location = next(c for c in CHROMIUM if os.access(c, os.X_OK))
     for flag in FLAGS:
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium')}")
+    options.add_argument(f"--user-data-dir={profile}")
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_script_timeout(30)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser(lab, tmp_path_factory):
+    driver = start_chromium(tmp_path_factory.mktemp("chromium"))
     try:
         yield driver
     finally:

@@ -13,8 +13,8 @@ architecture or the scoring batch) declares a keyword parameter `context` and re
 `SearchContext` there; `run` is the one place that calls strategies, either kind.
 
 Register it in STRATEGIES and select it with Config.strategy (see the README), or run it beside
-the RSH with Config.comparators. Here: the paper's `random_search`, an `evolution`ary search
-(the alternative the paper names), and the pruning-at-initialisation scores of
+the RSH with Config.comparators. Here: the paper's `random_search`, an evolutionary search,
+`evolution` (the alternative the paper names), and the pruning-at-initialisation scores of
 `weedout.saliency` at node level (magnitude, snip, grasp, synflow and their `_inverted` twins).
 """
 from __future__ import annotations
@@ -174,6 +174,8 @@ def saliency_strategy(method: str, invert: bool = False) -> Callable[..., Search
     return strategy
 
 
+#: Every search strategy by name (Config.strategy, Config.comparators): a plug-in adds its own
+#: here at import (WEEDOUT_PLUGINS), with the signature of the module docstring.
 STRATEGIES: dict[str, Callable[..., SearchResult]] = {"random_search": random_search,
                                                       "evolution": evolutionary_search}
 SALIENCY = ("magnitude", "snip", "grasp", "synflow")

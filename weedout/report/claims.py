@@ -1,6 +1,7 @@
-"""The README's claims block (`python -m weedout.report.readme` rebuilds it): per preset,
-dataset and model, dense accuracy, the drop at 80% node sparsity and weedout vs random over the
-levels, from each committed run's stats.csv, accuracy.csv and run.json."""
+"""The paper's claims, from the committed `cpu` and `fashion` runs (and the other runs the README
+cites): the README's claims block (`python -m weedout.report.readme` rebuilds it) and the findings
+of notebooks/study/01_claims, computed by the same functions from each run's stats.csv,
+accuracy.csv, search.csv and run.json."""
 from __future__ import annotations
 
 import json
@@ -10,12 +11,15 @@ import pandas as pd
 
 from ..config import paths
 from ..viz import fmt
+from . import evolution, study
 
 # Presets whose committed results the README reports, in this order (others are not evidence
 # the README cites, e.g. a local smoke run).
 PRESETS = ("cpu", "fashion", "paper", "cpu_evolution", "cpu_search_after")
 DROP_AT = 0.8  # the paper's headline level: "about a 15% drop at 80% sparsity"
-ALPHA = 0.05
+ALPHA = study.ALPHA
+CLAIMS = ("cpu", "fashion")  # the runs that reproduce the paper's claims
+PAPER_DROP = 0.15  # the paper: "about a 15% test-accuracy drop at 80% sparsity"
 
 
 def _spearman_within_levels(acc: pd.DataFrame) -> pd.Series:
@@ -61,20 +65,6 @@ def claims_rows(preset: str, root: Path = paths.ROOT) -> tuple[str, list[dict]] 
     return fmt.evidence(preset, run), rows
 
 
-def search_comparison(root: Path, strategy_preset: str = "cpu_evolution", base: str = "cpu") -> str | None:
-    """How often another strategy's winner scores below the random search's, same searches."""
-    files = [root / "results" / p / "search.csv" for p in (base, strategy_preset)]
-    if not all(f.exists() for f in files):
-        return None
-    keys = ["dataset", "model", "sparsity", "seed"]
-    base_w, other_w = (pd.read_csv(f).query("chosen").set_index(keys).score for f in files)
-    both = pd.concat([base_w.rename("base"), other_w.rename("other")], axis=1, join="inner")
-    lower = (both.other < both.base).mean()
-    return (f"The `{strategy_preset}` winners score below the `{base}` (random search) winners in "
-            f"{lower:.0%} of the {len(both)} searches, by {(both.base - both.other).mean():.4f} "
-            "nats on average (`search.csv` of both presets).")
-
-
 def render_claims(root: Path = paths.ROOT) -> str:
     found = [c for c in (claims_rows(p, root) for p in PRESETS) if c is not None]
     lines = ["Where the runs came from:", ""]
@@ -97,5 +87,69 @@ def render_claims(root: Path = paths.ROOT) -> str:
     lines += [f"| `{r['preset']}` | {r['cell']} | {r['levels']} | {r['equivalent']} | "
               f"{r['inconclusive']} | {r['better']} | {r['worse']} | {r['raw_p']} | {r['min_p']} | "
               f"{r['auc']} | {r['min_auc_p']} | {r['epochs']} | {r['rho']} |" for r in rows]
-    comparison = search_comparison(root)
+    comparison = evolution.search_comparison(root)
     return "\n".join(lines + (["", comparison] if comparison else []))
+
+
+def claims_stats(root: Path) -> pd.DataFrame:
+    return pd.concat([study.table(root, p, "stats").assign(preset=p) for p in CLAIMS], ignore_index=True)
+
+
+def drop_table(root: Path) -> pd.DataFrame:
+    """The README's claims rows (`readme.claims_rows`): the drop at 80% sparsity per cell."""
+    rows = [r for p in CLAIMS for r in claims_rows(p, Path(root))[1]]
+    names = {"cell": "dataset / model", "dense": "dense (%, 95% CI)", "w80": "weedout at 80% (%)",
+             "drop": "drop (points)", "r80": "random at 80% (%)", "params80": "parameters removed (%)"}
+    return pd.DataFrame(rows).set_index(["preset", "cell"])[list(names)[1:]].rename(
+        columns=names).rename_axis(["preset", "dataset / model"])
+
+
+def _search_margins(root: Path) -> tuple[int, int, int]:
+    """(searches, searches whose winner beats the median candidate, random controls scoring
+    above their search's winner)."""
+    won = below = n = 0
+    for p in CLAIMS:
+        keys = ["dataset", "model", "sparsity", "seed"]
+        s = study.table(root, p, "search").groupby(keys)
+        best, med = s.score.min(), s.score.median()
+        acc = study.table(root, p, "accuracy")
+        rnd = acc[acc.method == "random"].set_index(keys).init_score.reindex(best.index)
+        n, won, below = n + len(best), won + int((best < med).sum()), below + int((rnd > best).sum())
+    return n, won, below
+
+
+def claims_findings(root: Path) -> str:
+    """The findings of 01_claims as Markdown, every number from the committed files."""
+    st = claims_stats(root)
+    at = st[(st.sparsity - DROP_AT).abs() < 1e-9]
+    cells = st.groupby(["preset", "dataset", "model"]).ngroups
+    rho = pd.concat([_spearman_within_levels(study.table(root, p, "accuracy")) for p in CLAIMS])
+    n, won, below = _search_margins(root)
+    worst = st.loc[st.drop_weedout.idxmax()]
+    return "\n".join([
+        f"- **The drop against the dense parent.** At {DROP_AT:.0%} node "
+        f"sparsity ({study.span(100 * at.param_sparsity, '{:.0f}')}% of the parameters removed) "
+        f"weedout's networks are {study.span(100 * at.drop_weedout)} points below their dense parents "
+        f"({study.span(100 * at.rel_drop_weedout)}% relative) over the {cells} dataset/model pairs, "
+        f"where the paper reports about {PAPER_DROP:.0%}. The largest drop at any level is "
+        f"{100 * worst.drop_weedout:.1f} points ({worst.dataset} / {worst.model} at "
+        f"{worst.sparsity:.0%}).",
+        f"- **Weedout against random.** Weedout is {study.better(st)}: over the {len(st)} levels, "
+        f"{study.verdict_counts(st)}. A raw paired t-test p < {ALPHA} occurs at "
+        f"{int((st.p_value < ALPHA).sum())} levels and at {int((st.p_holm < ALPHA).sum())} after "
+        "Holm's correction.",
+        f"- **Convergence.** The area under the learning curve differs at "
+        f"{int((st.auc_p_holm < ALPHA).sum())} levels and the epochs to the common bar at "
+        f"{int((st.epochs_p_holm < ALPHA).sum())} (Holm-adjusted p < {ALPHA}).",
+        f"- **The search and what its score predicts.** The winner scores below the median "
+        f"candidate of its draw in {won} of {n} searches, and the random mask scores above the "
+        f"winner in {below} of {n}; the initial score's Spearman correlation with trained "
+        f"accuracy within a level, averaged per dataset/model, is {study.span(rho, '{:+.2f}')}."])
+
+
+def claims_answer(root: Path) -> str:
+    st = claims_stats(root)
+    at = st[(st.sparsity - DROP_AT).abs() < 1e-9]
+    return (f"Weedout is {study.better(st)} ({study.verdict_counts(st)} of {len(st)} levels); the drop "
+            f"against the dense parent at {DROP_AT:.0%} sparsity is "
+            f"{study.span(100 * at.drop_weedout)} points (the paper: about {PAPER_DROP:.0%}).")
