@@ -10,7 +10,7 @@ from weedout import config, experiment
 from weedout.axes import variants
 from weedout.core import masks, scoring
 from weedout.pipeline import record_tables, workers
-from weedout.report import beyond
+from weedout.axes import registry
 from weedout.core.seeds import derive_seed
 from weedout.pipeline.records import Store
 
@@ -61,7 +61,7 @@ def test_every_variant_is_trained_and_compared(run):
     cfg, acc = run
     sparse = acc[acc.sparsity > 0]
     assert set(sparse.method) == {"weedout", "random", *VARIANTS}
-    methods = experiment.methods_summary(cfg)
+    methods = experiment.summary(cfg, "methods")[0][1]
     assert set(methods.method) == {"weedout", *VARIANTS}   # weedout too: its block vs random
     assert (methods.levels == 2).all()
     assert (cfg.figures_path / "budget.png").exists()
@@ -69,7 +69,7 @@ def test_every_variant_is_trained_and_compared(run):
 
 def test_variants_table_is_the_records_and_the_summary_counts_them(run):
     cfg, _ = run
-    v = experiment.budget_summary(cfg).set_index("method")
+    v = experiment.summary(cfg, "variants")[0][1].set_index("method")
     table = variants.table(cfg, _records(cfg).values())
     assert set(v.index) == {"weedout", "random", *VARIANTS}
     assert v.candidates["random"] == 1 and v.candidates["candidates=12"] == 12
@@ -100,7 +100,7 @@ def test_bad_variants_are_named(monkeypatch, value, match):
     monkeypatch.setitem(config.PRESETS, "bad", dataclasses.replace(config.PRESETS["smoke"],
                                                                     variants=value))
     with pytest.raises(ValueError, match=match):
-        config.resolve("bad")
+        experiment.configure("bad")
 
 
 def test_variants_enter_the_digest_only_when_set():
@@ -117,20 +117,20 @@ def test_readme_blocks_follow_the_tables(run, tmp_path):
     import pandas as pd
 
     cfg, _ = run
-    assert beyond.render_budget(tmp_path).startswith("No committed `cpu_budget` run yet")
-    assert beyond.render_compute(tmp_path).startswith("No committed `cpu_pai` run yet")
+    assert registry.get("variants").report(tmp_path, "cpu_budget").startswith("No committed `cpu_budget` run yet")
+    assert registry.get("compute").report(tmp_path, "cpu_pai").startswith("No committed `cpu_pai` run yet")
     for preset, names in (("cpu_budget", ("variants.csv", "methods.csv", "run.json")),
                           ("cpu_pai", ("compute.csv", "run.json"))):
         (tmp_path / "results" / preset).mkdir(parents=True)
         for name in names:
             shutil.copy(cfg.results_path / name, tmp_path / "results" / preset / name)
-    row = next(ln for ln in beyond.render_budget(tmp_path).splitlines()
+    row = next(ln for ln in registry.get("variants").report(tmp_path, "cpu_budget").splitlines()
                if "| score=error |" in ln).split("|")
     recs = _records(cfg).values()
     gap = sum(r["random_score"] - r["comparators"]["score=error"]["main_score"] for r in recs)
     assert row[6].strip() == f"{gap / len(recs):+.4f}"
     assert sum(int(x) for x in row[8].split("/")) == 2          # verdicts over the two levels
-    row = next(ln for ln in beyond.render_compute(tmp_path).splitlines()
+    row = next(ln for ln in registry.get("compute").report(tmp_path, "cpu_pai").splitlines()
                if "| candidates=12 |" in ln).split("|")
     c = pd.read_csv(cfg.results_path / "compute.csv")
     c = c[c.method == "candidates=12"]

@@ -12,9 +12,10 @@ from weedout import config, experiment
 from weedout.analysis import comparison, stats
 from weedout.core import masks, models
 from weedout.pipeline import record_tables, workers
-from weedout.report import beyond
 from weedout.core.seeds import derive_seed
 from weedout.pipeline.records import Store
+from weedout.axes import registry
+from weedout.axes.base import Level
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,8 @@ def test_controls_start_from_the_weights_they_claim(run):
     nets = [("random", seed, keep), ("rescaled", seed, keep), ("scratch", seed, keep)]
     parent = models.stack([workers.parent_params(arch, "digits", "mlp", seed, "cpu")])
     carch, params = models.compact(arch, parent, masks.cat([keep] * 3), torch.zeros(3, dtype=torch.long))
-    workers.apply_controls(nets, arch, carch, params, "digits", "mlp", s)
+    level = Level(cfg, "digits", "mlp", s, None, arch, nets, [seed] * 3, parent, None, None)
+    registry.get("controls").initialise(cfg, level, params, carch)
     fresh = models.init_parent(carch, derive_seed(seed, "scratch", "digits", "mlp", s))
     for i, p in enumerate(params):
         torch.testing.assert_close(p[2], fresh[i], rtol=0, atol=0)
@@ -120,7 +122,7 @@ def test_bad_comparators_and_controls_are_named(monkeypatch, field, value, match
     monkeypatch.setitem(config.PRESETS, "bad", dataclasses.replace(config.PRESETS["smoke"],
                                                                     **{field: value}))
     with pytest.raises(ValueError, match=match):
-        config.resolve("bad")
+        experiment.configure("bad")
 
 
 def test_readme_block_follows_the_methods_table(run, tmp_path):
@@ -128,11 +130,11 @@ def test_readme_block_follows_the_methods_table(run, tmp_path):
     differences computed here from accuracy.csv; its verdict counts add up to the levels."""
     import shutil
     cfg, acc = run
-    assert beyond.render_methods(tmp_path).startswith("No committed `cpu_pai` run yet")
+    assert registry.get("methods").report(tmp_path, "cpu_pai").startswith("No committed `cpu_pai` run yet")
     (tmp_path / "results" / "cpu_pai").mkdir(parents=True)
     for name in ("methods.csv", "run.json"):
         shutil.copy(cfg.results_path / name, tmp_path / "results" / "cpu_pai" / name)
-    lines = beyond.render_methods(tmp_path).splitlines()
+    lines = registry.get("methods").report(tmp_path, "cpu_pai").splitlines()
     row = next(ln for ln in lines if "| snip |" in ln).split("|")
     a = acc.set_index(["sparsity", "seed", "method"]).test_acc.unstack("method")
     a = a[a.index.get_level_values("sparsity") > 0]

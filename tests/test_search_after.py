@@ -78,7 +78,7 @@ def test_the_search_sees_the_trained_parent(run):
         rec = record_tables.search_record(store, "digits", "mlp", 0.5, seed)
         row = acc[(acc.method == "weedout") & (acc.seed == seed) & (acc.sparsity == 0.5)]
         assert row.init_score.item() == pytest.approx(rec["scores"][rec["best_index"]], abs=1e-6)
-        trained, _ = workers.search_parent(cfg, arch, "digits", "mlp", seed, "cpu")
+        trained, _ = workers.parent_for(cfg, arch, "digits", "mlp", seed, "cpu", trained=True)
         init = workers.parent_params(arch, "digits", "mlp", seed, "cpu")
         assert not torch.equal(trained[0], init[0])
         kept = masks.kept_widths(arch.widths, 0.5)
@@ -109,4 +109,4 @@ def test_bad_search_after_is_named(monkeypatch, fields, match):
     monkeypatch.setitem(config.PRESETS, "bad", dataclasses.replace(config.PRESETS["smoke"],
                                                                     **fields))
     with pytest.raises(ValueError, match=match):
-        config.resolve("bad")
+        experiment.configure("bad")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from weedout import config, data
+from weedout import config, data, experiment
 from weedout.analysis import comparison
 from weedout.config import paths
 from weedout.core import masks, models, reference, scoring, search, structures
@@ -139,7 +139,7 @@ def test_bad_structure_is_named(monkeypatch, fields, match):
     monkeypatch.setitem(config.PRESETS, "bad", dataclasses.replace(config.PRESETS["smoke"],
                                                                   preset="bad", **fields))
     with pytest.raises(ValueError, match=match):
-        config.resolve("bad")
+        experiment.configure("bad")
 
 
 def test_structure_enters_the_digest_only_when_set():
@@ -217,7 +217,7 @@ def test_global_and_unstructured_refuse_what_they_do_not_support(monkeypatch, fi
     monkeypatch.setitem(config.PRESETS, "bad", dataclasses.replace(
         config.PRESETS["smoke"], preset="bad", structure=name, **fields))
     with pytest.raises(ValueError, match=f"structure='{name}'"):
-        config.resolve("bad")
+        experiment.configure("bad")
 
 
 # -- unstructured masks: weight-level, at the parameter count of the level's node mask --

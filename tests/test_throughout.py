@@ -76,9 +76,9 @@ def test_effect_is_the_paired_difference_to_the_fixed_twin(runs):
         row = eff[(eff.method == method) & (eff.sparsity == 0.5)].iloc[0]
         pick = lambda m: acc[(acc.method == m) & (acc.sparsity == 0.5)].set_index("seed").test_acc  # noqa: E731
         assert row.diff_mean == pytest.approx(100 * (pick(method) - pick(f"{method}_fixed")).mean())
-    summary = experiment.throughout_summary(runs["every"])
+    summary = experiment.summary(runs["every"], "search_every")[0][1]
     assert set(summary.method) == {"weedout", "random"}
-    assert experiment.throughout_summary(runs["static"]) is None
+    assert experiment.summary(runs["static"], "search_every") is None
     assert (runs["every"].figures_path / "throughout.png").exists()
 
 
@@ -92,4 +92,4 @@ def test_bad_search_every_is_named(monkeypatch, fields, match):
     monkeypatch.setitem(config.PRESETS, "bad", dataclasses.replace(config.PRESETS["smoke"],
                                                                   preset="bad", **fields))
     with pytest.raises(ValueError, match=match):
-        config.resolve("bad")
+        experiment.configure("bad")

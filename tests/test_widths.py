@@ -106,8 +106,10 @@ def test_pool_tests_pair_the_same_final_network_by_seed(runs):
 
 def test_summary_and_figure(runs):
     cfg = runs["axis"]
-    assert experiment.widths_summary(runs["plain"]) is None
-    summary = experiment.widths_summary(cfg, level=0.75)
+    assert experiment.summary(runs["plain"], "widths") is None
+    assert experiment.summary(cfg, "widths")[0][1].equals(
+        widths.summary(pd.read_csv(cfg.results_path / "widths.csv"), 0.8))
+    summary = widths.summary(pd.read_csv(cfg.results_path / "widths.csv"), level=0.75)
     assert list(summary.width) == [0.5, 1.0, 2.0]
     assert (summary.drop_ge_15 == (summary.drop_random >= 15)).all()
     assert (cfg.figures_path / "overparam.png").exists()

@@ -56,3 +56,19 @@ def summary(compute: pd.DataFrame) -> pd.DataFrame:
     for c in ("search_flops", "train_flops", "total_flops"):
         out[c] /= 1e9
     return out.rename(columns={c: c.replace("flops", "gflops") for c in out.columns}).reset_index()
+
+
+def search_costs(records: Iterable[dict]) -> pd.DataFrame:
+    """cost.csv: one row per searched network of the search records: forward/backward passes of
+    one network, their FLOPs (NaN in records from before FLOPs were counted) and seconds; the
+    random control draws its mask without looking at the network (no passes)."""
+    rows = []
+    for rec in records:
+        costs = {"weedout": rec.get("cost"), "random": {"forward": 0, "backward": 0,
+                                                        "flops": 0, "seconds": 0.0},
+                 **{n: c.get("cost") for n, c in rec.get("comparators", {}).items()}}
+        rows += [{"dataset": rec["dataset"], "model": rec["model"], "sparsity": rec["sparsity"],
+                  "seed": rec["seed"], "method": m,
+                  **{k: (c or {}).get(k, float("nan")) for k in SEARCH_COST}}
+                 for m, c in costs.items()]
+    return pd.DataFrame(rows)

@@ -211,6 +211,37 @@ def with_dead(accuracy: pd.DataFrame) -> pd.DataFrame:
     return acc
 
 
+def _level_row(key: tuple, level: pd.DataFrame, den: pd.DataFrame, margin: float,
+               alpha: float, reach: float) -> dict:
+    """stats.csv's row of one level: its weedout and random networks and their dense parents."""
+    ds, model, s = key
+    by = {"dense": den, **{m: level[level["method"] == m] for m in ("weedout", "random")}}
+    row = dict(dataset=ds, model=model, sparsity=s)
+    for m in METHODS:
+        row.update({f"{k}_{m}": v for k, v in mean_ci(by[m]["test_acc"], alpha).items()})
+    acc_w, acc_r = (_by_seed(by[m], "test_acc") for m in ("weedout", "random"))
+    row.update(paired_test(*paired(acc_w, acc_r), margin=margin, alpha=alpha))
+    for m in ("weedout", "random"):
+        d = diffs(*paired(_by_seed(den, "test_acc"), _by_seed(by[m], "test_acc")))
+        row[f"drop_{m}"] = float(d.mean()) if d.size else _NAN
+        md = row["mean_dense"]
+        row[f"rel_drop_{m}"] = row[f"drop_{m}"] / md if md != 0 else _NAN
+    # the architecture, diverged or not; node_sparsity is the achieved one (nominal level
+    # `sparsity` after rounding to whole nodes: 0.3 of 32 channels removes 10, 0.3125)
+    for col in ("param_sparsity", "flop_sparsity", "node_sparsity"):
+        row[col] = float(level[col].mean()) if col in level else _NAN
+    row["reach"] = reach
+    for metric in ("epochs_to_reach", "auc"):
+        for m in METHODS:
+            row[f"{metric}_{m}"] = float(by[m][metric].mean()) if len(by[m]) else _NAN
+    row["auc_diff"], row["auc_p"] = _paired_mean_p(_by_seed(by["weedout"], "auc"),
+                                                   _by_seed(by["random"], "auc"))
+    row["epochs_diff"], row["epochs_p"] = _paired_mean_p(
+        _by_seed(by["weedout"], "epochs_to_reach"), _by_seed(by["random"], "epochs_to_reach"))
+    row["n_diverged"] = int(level["dead"].sum() + den["dead"].sum())
+    return row
+
+
 def compute_stats(accuracy: pd.DataFrame, curves: pd.DataFrame | None = None,
                   margin: float = 0.01, alpha: float = 0.05, reach: float = 0.95) -> pd.DataFrame:
     """One row per (dataset, model, sparsity > 0): per-method mean/CI, the paired
@@ -237,37 +268,10 @@ def compute_stats(accuracy: pd.DataFrame, curves: pd.DataFrame | None = None,
     acc.loc[acc["dead"], ["epochs_to_reach", "auc"]] = _NAN  # merge renumbered the rows
     dense = {k: g for k, g in acc[acc["method"] == "dense"].groupby(["dataset", "model"])}
 
-    rows = []
-    # other methods of the run (comparators, controls) are weedout.comparison's business
+    # other methods of the run (comparators, controls) are weedout.analysis.comparison's
     sparse = acc[acc["method"].isin(["weedout", "random"]) & (acc["sparsity"] > 0)]
-    for (ds, model, s), level in sparse.groupby(LEVEL, sort=True):
-        den = dense.get((ds, model), acc.iloc[:0])
-        by = {"dense": den, **{m: level[level["method"] == m] for m in ("weedout", "random")}}
-        row = dict(dataset=ds, model=model, sparsity=s)
-        for m in METHODS:
-            row.update({f"{k}_{m}": v for k, v in mean_ci(by[m]["test_acc"], alpha).items()})
-        acc_w, acc_r = (_by_seed(by[m], "test_acc") for m in ("weedout", "random"))
-        row.update(paired_test(*paired(acc_w, acc_r), margin=margin, alpha=alpha))
-        for m in ("weedout", "random"):
-            d = diffs(*paired(_by_seed(den, "test_acc"), _by_seed(by[m], "test_acc")))
-            row[f"drop_{m}"] = float(d.mean()) if d.size else _NAN
-            md = row["mean_dense"]
-            row[f"rel_drop_{m}"] = row[f"drop_{m}"] / md if md != 0 else _NAN
-        # the architecture, diverged or not; node_sparsity is the achieved one (nominal level
-        # `sparsity` after rounding to whole nodes: 0.3 of 32 channels removes 10, 0.3125)
-        for col in ("param_sparsity", "flop_sparsity", "node_sparsity"):
-            row[col] = float(level[col].mean()) if col in level else _NAN
-        row["reach"] = reach
-        for metric in ("epochs_to_reach", "auc"):
-            for m in METHODS:
-                row[f"{metric}_{m}"] = float(by[m][metric].mean()) if len(by[m]) else _NAN
-        row["auc_diff"], row["auc_p"] = _paired_mean_p(_by_seed(by["weedout"], "auc"),
-                                                       _by_seed(by["random"], "auc"))
-        row["epochs_diff"], row["epochs_p"] = _paired_mean_p(
-            _by_seed(by["weedout"], "epochs_to_reach"), _by_seed(by["random"], "epochs_to_reach"))
-        row["n_diverged"] = int(level["dead"].sum() + den["dead"].sum())
-        rows.append(row)
-
+    rows = [_level_row(key, level, dense.get(key[:2], acc.iloc[:0]), margin, alpha, reach)
+            for key, level in sparse.groupby(LEVEL, sort=True)]
     out = pd.DataFrame(rows, columns=COLUMNS)
     family = out.groupby(["dataset", "model"])
     out["p_holm"] = family["p_value"].transform(holm)

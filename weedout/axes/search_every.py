@@ -16,19 +16,26 @@ The re-searches' scoring FLOPs are added to the networks' training FLOPs.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+import pandas as pd
 import torch
 
 from ..analysis import comparison
-from ..config.settings import FIXED  # the twins that never move
-from ..core import flops, masks, scoring, search
+from ..config import Config
+from ..config.settings import FIXED, bad, is_int  # FIXED: the twins that never move
+from ..core import flops, masks, scoring, search, segments
 from ..core.seeds import derive_seed
-from ..viz import plotting
+from ..viz import fmt, plotting
+from .base import Axis, Level, committed
+from .structure import LOCAL_PRESET, verdict_counts
 
 
 def researcher(cfg, arch, nets, dset, batch_of, kept, ds, model, s):
-    """The `research` callback of `core.segments.train_in_segments` for one level: weedout searches the network's current
-    parent again (its winner replaces the current mask only if it scores lower), random draws a
-    new mask; each returns the new mask and what happened (nodes moved, both scores, FLOPs)."""
+    """The `research` callback of `core.segments.train_in_segments` for one level: weedout
+    searches the network's current parent again (its winner replaces the current mask only if
+    it scores lower), random draws a new mask; each returns the new mask and what happened
+    (nodes moved, both scores, FLOPs)."""
     def research(m, parent, current, epoch):
         method, seed, _ = nets[m]
         x, y = batch_of(seed)
@@ -53,10 +60,9 @@ def researcher(cfg, arch, nets, dset, batch_of, kept, ds, model, s):
     return research
 
 
-def researches_table(records) -> "pd.DataFrame":
+def researches_table(records) -> pd.DataFrame:
     """One row per re-search of a network (training records of a run with search_every):
     the epoch, how many kept nodes it moved, the current mask's score and the new one's."""
-    import pandas as pd
     rows = [{"dataset": r["dataset"], "model": r["model"], "sparsity": r["sparsity"],
              "method": n["method"], "seed": n["seed"], **x}
             for r in records for n in r["networks"] for x in n.get("researches", [])]
@@ -79,7 +85,6 @@ def summary(researches, effects):
     nodes moved, the levels where the moving networks equal their fixed twins at every seed
     (no spread, so no test: their verdict reads "inconclusive"), and the effect's verdicts
     over the levels (moving vs fixed twin)."""
-    import pandas as pd
     g = researches.groupby(["dataset", "model", "method"], sort=True)
     moves = pd.DataFrame({"researches": g.size(),
                           "moved_share": g.moved.apply(lambda x: (x > 0).mean()),
@@ -117,3 +122,104 @@ def plot(effects):
     fig.suptitle("Searching throughout training: moving masks vs the same cuts with fixed masks",
                  fontsize=11.5)
     return fig
+
+
+def render_throughout(root: Path, preset: str) -> str:
+    """Per dataset, model and moving method of the run that searches throughout training: how
+    often a re-search moved nodes, and the moving networks against their fixed twins over the
+    levels; then the fixed twins against the uncut networks of `cpu_pai` (what the cuts alone,
+    optimizer restarts included, cost)."""
+    got = committed(root, preset, "researches.csv", "throughout.csv", "accuracy.csv")
+    if isinstance(got, str):
+        return got
+    folder, run = got
+    every = run["config"]["search_every"]
+    table = summary(pd.read_csv(folder / "researches.csv"),
+                    pd.read_csv(folder / "throughout.csv"))
+    lines = [f"From {fmt.evidence(preset, run)}.", "",
+             f"| dataset / model | method (every {every} epochs) | re-searches | moved any node | "
+             "nodes moved (mean) | vs fixed twin: equivalent / inconclusive / better / worse | "
+             "levels identical to the twin | mean Δ (pp) | smallest p (Holm) |",
+             "|---|---|---:|---:|---:|---|---:|---:|---:|"]
+    for r in table.itertuples(index=False):
+        what = "weedout: searched again" if r.method == "weedout" else "random: drawn again"
+        lines.append(f"| {r.dataset} / {r.model} | {what} | {r.researches} | "
+                     f"{fmt.pct(r.moved_share)}% | {r.moved_mean:.1f} | {r.equivalent} / "
+                     f"{r.inconclusive} / {r.better} / {r.worse} | {int(r.identical)} | "
+                     f"{fmt.signed(r.mean_diff, 2)} | "
+                     f"{fmt.p(r.min_p_holm, 2)} |")
+    local = Path(root) / "results" / LOCAL_PRESET / "accuracy.csv"
+    if local.exists():
+        acc = pd.read_csv(folder / "accuracy.csv")
+        fixed = acc[acc.method.isin(FIXED)].assign(
+            method=lambda d: d.method.str.replace("_fixed", "", regex=False))
+        pairs = comparison.paired_runs(pd.read_csv(local), fixed)
+        lines += ["", f"The fixed twins against the uncut networks of `{LOCAL_PRESET}` (same "
+                  "parents, masks, seeds and data orders; what the cuts and optimizer restarts "
+                  "alone do), over the levels:", "",
+                  "| dataset / model | method | equivalent / inconclusive / better / worse | "
+                  "mean Δ (pp) | smallest p (Holm) |", "|---|---|---|---:|---:|"]
+        for (ds, model, m), g in pairs.groupby(["dataset", "model", "method"], sort=True):
+            lines.append(f"| {ds} / {model} | {m}_fixed | {verdict_counts(g.verdict)} | "
+                         f"{fmt.signed(g.diff_mean.mean(), 2)} | {fmt.p(g.p_holm.min(), 2)} |")
+    return "\n".join(lines)
+
+
+class SearchEvery(Axis):
+    name = "search_every"
+    fields = ("search_every",)
+    tables = {"researches.csv": "training", "throughout.csv": "analysis"}
+    title = "Searching throughout training"
+    about = ("Training stops every few epochs; weedout searches its parent again, random draws "
+             "again, and their `_fixed` twins keep their first masks through the same cuts: how "
+             "often a re-search moved nodes, and the moving networks against their fixed twins "
+             "over the levels.")
+
+    def validate(self, cfg: Config) -> None:
+        if not is_int(cfg.search_every) or not 0 <= cfg.search_every < cfg.epochs - cfg.search_after:
+            raise bad("search_every", cfg.search_every, f"a whole number of epochs: 0 (search "
+                      f"once) or from 1 to EPOCHS-1-search_after "
+                      f"({cfg.epochs - 1 - cfg.search_after}), so that at least one search "
+                      "happens during training")
+        if cfg.search_every and (cfg.controls or cfg.comparators or cfg.variants):
+            raise bad("search_every", cfg.search_every, "0 in a run with controls, comparators "
+                      "or variants: searching throughout training trains weedout, random and "
+                      f"their fixed twins {list(FIXED)} only")
+
+    def methods(self, cfg: Config) -> tuple[str, ...]:
+        return FIXED if cfg.search_every else ()
+
+    def networks(self, cfg: Config, record: dict, seed: int, first: dict) -> list:
+        # the fixed twins: the first masks, through the same cuts
+        return [(f"{m}_fixed", seed, first[m]) for m in ("weedout", "random")]
+
+    def trainer(self, cfg: Config, sparsity: float | None):
+        return None if sparsity is None else train_level
+
+    def training_tables(self, cfg: Config, searches: list[dict], trainings: list[dict]) -> dict:
+        return {"researches.csv": researches_table(trainings)}
+
+    def analysis_tables(self, cfg: Config, read, stats_table: pd.DataFrame) -> dict:
+        return {"throughout.csv": effect(read("accuracy.csv"), margin=cfg.equivalence_margin)}
+
+    def figures(self, cfg: Config, read) -> dict:
+        return {"throughout": plot(read("throughout.csv"))}
+
+    def summary(self, cfg: Config, read) -> list:
+        return [("Re-searches and the moving networks against their fixed twins",
+                 summary(read("researches.csv"), read("throughout.csv")))]
+
+    def report(self, root: Path, preset: str) -> str:
+        return render_throughout(root, preset)
+
+
+def train_level(level: Level, prepared) -> tuple:
+    """A level trained in segments, each network's parent searched again (or drawn again) at
+    every cut: the trainer hook of `SearchEvery`."""
+    cfg = level.cfg
+    full = [p[level.index] for p in level.parents]
+    research = researcher(cfg, level.arch, level.nets, level.dset, level.batch_of, level.kept,
+                          level.ds, level.model, level.sparsity)
+    return segments.train_in_segments(level.arch, level.nets, full, prepared.keep, level.dset,
+                                      level.seeds, cfg.schedule(), research, cfg.search_after,
+                                      cfg.search_every, FIXED, level.progress)

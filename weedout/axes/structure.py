@@ -1,8 +1,25 @@
-"""Sparsity structure as an axis (`Config.structure`: local, nonuniform, global, unstructured;
-the mask structures themselves are in weedout.core.structures): the views of a run's tables."""
+"""Sparsity structure (`Config.structure`, the paper's future work "non-uniform, global and
+unstructured sparsity"): how a level's budget is spread over the layers, or over weights. The
+mask structures themselves are weedout.core.structures; this axis chooses one for a run, checks
+its settings, shows the allocations the searches end with, and writes its report block: weedout
+against random under the structure, and its networks against the local ones of `cpu_pai`
+(same parents, seeds and data orders), paired by seed.
+"""
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import pandas as pd
+
+from ..analysis import comparison
+from ..config import Config, cells, parent_of
+from ..config.settings import bad
+from ..core import structures
+from ..viz import fmt
+from .base import Axis, committed
+
+LOCAL_PRESET = "cpu_pai"  # the local networks the other structures are paired with
 
 
 def allocation(accuracy):
@@ -17,3 +34,135 @@ def allocation(accuracy):
     return pd.DataFrame({"kept_mean": mean.apply(lambda r: "-".join(f"{v:.1f}" for v in r), axis=1),
                          "first_share": share.groupby(keys).mean(),
                          "first_share_sd": share.groupby(keys).std()}).reset_index()
+
+
+def verdict_counts(v: pd.Series) -> str:
+    """"equivalent / inconclusive / better / worse" counts of a verdict column."""
+    names = ("equivalent", "inconclusive", "better", "worse")
+    return " / ".join(str(int(v.str.endswith(n).sum())) for n in names)
+
+
+def _vs_local(preset: str, run: dict, name: str, st: pd.DataFrame, pairs: pd.DataFrame) -> list:
+    """Evidence line and one row per dataset x model: weedout vs random under structure `name`
+    (stats.csv), and its networks vs the local ones of LOCAL_PRESET (`pairs`), per method."""
+    lines = [f"From {fmt.evidence(preset, run)}; local networks from `{LOCAL_PRESET}`.", "",
+             f"| dataset / model | weedout vs random, {name}: equivalent / inconclusive / "
+             f"better / worse | smallest p (Holm) | {name} vs local, random: equivalent / "
+             "inconclusive / better / worse | the same, weedout |", "|---|---|---:|---|---|"]
+    for (ds, model), g in st.groupby(["dataset", "model"], sort=True):
+        p = pairs[(pairs.dataset == ds) & (pairs.model == model)]
+        lines.append(f"| {ds} / {model} | {verdict_counts(g.verdict)} | {fmt.p(g.p_holm.min(), 2)} | "
+                     f"{verdict_counts(p[p.method == 'random'].verdict)} | "
+                     f"{verdict_counts(p[p.method == 'weedout'].verdict)} |")
+    return lines
+
+
+def _runs(root: Path, preset: str):
+    """(folder, run, stats, accuracy, pairs with the local run) or the line saying what is missing."""
+    got = committed(root, preset, "stats.csv", "accuracy.csv")
+    local = Path(root) / "results" / LOCAL_PRESET / "accuracy.csv"
+    if isinstance(got, str) or not local.exists():
+        return got if isinstance(got, str) else f"No committed `{LOCAL_PRESET}` run to compare with."
+    folder, run = got
+    acc = pd.read_csv(folder / "accuracy.csv")
+    return (folder, run, pd.read_csv(folder / "stats.csv"), acc,
+            comparison.paired_runs(pd.read_csv(local), acc))
+
+
+def render_structure(root: Path, preset: str, name: str) -> str:
+    """A run with non-uniform or unstructured masks: weedout vs random over the levels; then,
+    per level, its networks against the local ones (`comparison.paired_runs`), with kept nodes
+    per layer (node masks) and parameters."""
+    got = _runs(root, preset)
+    if isinstance(got, str):
+        return got
+    _, run, st, _, pairs = got
+    nodes = name != "unstructured"  # weight masks keep every node
+    lines = _vs_local(preset, run, name, st, pairs)
+    lines += ["", f"Per level: {'kept nodes per layer and ' if nodes else 'nonzero '}parameters "
+              f"({name} vs local), and test accuracy {name} − local (pp, paired by seed, 95% "
+              "CI, Holm p):", "",
+              f"| dataset / model | sparsity | {f'kept: {name} / local | ' if nodes else ''}"
+              "parameters | random Δ | weedout Δ |",
+              f"|---|---:|{'---|' if nodes else ''}---:|---:|---:|"]
+    for key, g in pairs.groupby(["dataset", "model", "sparsity"], sort=True):
+        r = g.set_index("method")
+        cell = [f"{fmt.signed(r.loc[m, 'diff_mean'], 1)} ({r.loc[m, 'diff_ci_low']:+.1f} … "
+                f"{r.loc[m, 'diff_ci_high']:+.1f}; {fmt.p(r.loc[m, 'p_holm'], 2)})"
+                for m in ("random", "weedout")]
+        kept = f"{r.kept.iloc[0]} / {r.kept_local.iloc[0]} | " if nodes else ""
+        lines.append(f"| {key[0]} / {key[1]} | {fmt.pct(key[2], 0)}% | {kept}"
+                     f"{r.params.iloc[0]:,.0f} / {r.params_local.iloc[0]:,.0f} | {cell[0]} | "
+                     f"{cell[1]} |")
+    return "\n".join(lines)
+
+
+def render_global(root: Path, preset: str) -> str:
+    """The global run: weedout vs random and vs the local networks; per level, the allocation
+    the search and the random draw end with (mean kept nodes per layer, first layer's share)."""
+    got = _runs(root, preset)
+    if isinstance(got, str):
+        return got
+    _, run, st, acc, pairs = got
+    lines = _vs_local(preset, run, "global", st, pairs)
+    alloc = allocation(acc).set_index(["dataset", "model", "sparsity", "method"])
+    lines += ["", f"Per level: mean kept nodes per layer over the seeds (the local split in "
+              f"`{LOCAL_PRESET}` is even), the first layer's share (mean ± sd over seeds), and "
+              "weedout − random (pp, Holm p):", "",
+              "| dataset / model | sparsity | weedout: kept, first share | random: kept, first "
+              "share | weedout − random |", "|---|---:|---|---|---:|"]
+    for (ds, model, s), r in st.set_index(["dataset", "model", "sparsity"]).iterrows():
+        cells_ = [f"{alloc.loc[(ds, model, s, m), 'kept_mean']}, "
+                  f"{alloc.loc[(ds, model, s, m), 'first_share']:.2f} ± "
+                  f"{alloc.loc[(ds, model, s, m), 'first_share_sd']:.2f}"
+                  for m in ("weedout", "random")]
+        lines.append(f"| {ds} / {model} | {fmt.pct(s, 0)}% | {cells_[0]} | {cells_[1]} | "
+                     f"{fmt.signed(100 * r.diff_mean, 2)} ({fmt.p(r.p_holm, 2)}) |")
+    return "\n".join(lines)
+
+
+class Structure(Axis):
+    name = "structure"
+    fields = ("structure", "layer_density")
+    title = "Sparsity structure"
+    about = ("How each level's node budget ends up spread over the hidden layers: the mean kept "
+             "nodes per layer of weedout's and random's networks over the seeds, and the first "
+             "layer's share of them.")
+
+    def validate(self, cfg: Config) -> None:
+        if cfg.structure not in structures.STRUCTURES:
+            raise bad("structure", cfg.structure, f"one of {list(structures.STRUCTURES)}")
+        if cfg.layer_density and cfg.structure != "nonuniform":
+            raise bad("layer_density", cfg.layer_density, "() unless structure='nonuniform'")
+        if cfg.structure in ("global", "unstructured") and (
+                cfg.comparators or cfg.variants or cfg.controls or cfg.search_every
+                or cfg.strategy != "random_search"):
+            raise bad("structure", cfg.structure, "'local' or 'nonuniform' in a run with "
+                      "comparators, variants, controls, search_every or a strategy other than "
+                      "random_search: global and unstructured masks are searched by random "
+                      "search and trained beside random only")
+        for ds, model in cells(cfg):
+            layers = len(cfg.mlp_widths if parent_of(model)[0] == "mlp" else cfg.cnn_channels)
+            d = cfg.layer_density
+            if d and (len(d) != layers or not all(isinstance(v, (int, float)) and not isinstance(
+                    v, bool) and 0 < v < math.inf for v in d)):
+                raise bad("layer_density", d, f"one positive number per hidden layer ({layers} "
+                          f"for {model}), or () for the ERK-style rule")
+
+    def mask_structure(self, cfg: Config):
+        return structures.make(cfg.structure, cfg.layer_density)
+
+    def summary(self, cfg: Config, read) -> list:
+        if cfg.structure == "unstructured":  # weight masks keep every node
+            return []
+        alloc = allocation(read("accuracy.csv"))
+        return [("Mean kept nodes per layer and the first layer's share",
+                 alloc[alloc.method.isin(["weedout", "random"])])]
+
+    def report(self, root: Path, preset: str) -> str:
+        got = committed(root, preset, "config.json")
+        kind = ("" if isinstance(got, str) else got[1].get("config", {}).get("structure", ""))
+        if kind == "global":
+            return render_global(root, preset)
+        return render_structure(root, preset, "unstructured" if kind == "unstructured"
+                                else "non-uniform")

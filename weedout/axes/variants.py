@@ -5,7 +5,7 @@ A run with `variants` (e.g. the `cpu_budget` preset) searches every parent again
 setting changed (`config.variant`): `candidates=1000` (more masks), `candidates=1` (one mask: a
 second, independent random draw, which calibrates how often "better than random" happens by
 chance), `score=error`, `score_batch=64`. Each variant's winner is trained beside weedout and
-the random control, and judged by `weedout.comparison` exactly as the comparators are. The
+the random control, and judged by `weedout.analysis.comparison` exactly as the comparators are. The
 random control is budget 1 by definition: one uniform mask, no scoring.
 
 This module adds the two views of that grid: `table` (variants.csv, from the search records:
@@ -14,11 +14,20 @@ are compared on one scale) and `plot` (found loss and trained accuracy against t
 """
 from __future__ import annotations
 
+import dataclasses
+from functools import partial
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter
 
-from ..config import variant
-from ..viz import plotting
+from ..analysis import comparison
+from ..config import Config, variant
+from ..config.settings import bad
+from ..core import masks
+from ..viz import fmt, plotting
+from .base import Axis, SeedSearch, committed, from_record
 
 COLUMNS = ["dataset", "model", "sparsity", "seed", "method", "candidates", "score",
            "score_batch", "found", "random_score", "parent_score"]
@@ -56,8 +65,6 @@ def plot(variants: pd.DataFrame, methods: pd.DataFrame, stats: pd.DataFrame):
     stats.csv, the variants' from methods.csv). The random control is the dashed zero line;
     `candidates=1` (another random draw) shows how far from it chance alone goes. Score and
     batch variants are drawn at the main budget as open markers."""
-    from matplotlib.ticker import FuncFormatter
-
     main = variants[variants.method == "weedout"].iloc[0]
     budget = _budget_rows(variants, main.score, main.score_batch)
     others = sorted(set(variants.method) - set(budget.method))
@@ -114,3 +121,94 @@ def summary(variants: pd.DataFrame) -> pd.DataFrame:
                          "score_batch": g.score_batch.first(), "loss_gain": g.gain.mean(),
                          "below_random": g.gain.apply(lambda x: float(np.mean(x > 0)))}
                         ).reset_index()
+
+
+def render_budget(root: Path, preset: str) -> str:
+    """Per dataset, model and search setting: how far below the random control's loss its
+    winner lands, how often, and how its trained networks compare with random."""
+    got = committed(root, preset, "variants.csv", "methods.csv")
+    if isinstance(got, str):
+        return got
+    folder, run = got
+    found = summary(pd.read_csv(folder / "variants.csv")).sort_values(
+        ["dataset", "model", "candidates", "method"]).set_index(["dataset", "model", "method"])
+    verdicts = comparison.summary(pd.read_csv(folder / "methods.csv")).set_index(
+        ["dataset", "model", "method"])
+    lines = [f"From {fmt.evidence(preset, run)}.", "",
+             "| dataset / model | method | candidates | score | batch | loss below random's "
+             "(nats) | searches below random | equivalent / inconclusive / better / worse | mean Δ "
+             "accuracy vs random (pp) | smallest p (Holm) |",
+             "|---|---|---:|---|---:|---:|---:|---|---:|---:|"]
+    for key, r in found.iterrows():
+        if key[2] == "random":
+            continue
+        v = verdicts.loc[key] if key in verdicts.index else None
+        counts = ("n/a" if v is None else
+                  " / ".join(str(int(v[k])) for k in ("equivalent", "inconclusive", "better",
+                                                       "worse")))
+        lines.append(f"| {key[0]} / {key[1]} | {key[2]} | {r.candidates} | {r.score} | "
+                     f"{r.score_batch} | {fmt.signed(r.loss_gain, 4)} | {fmt.pct(r.below_random, 0)}% | "
+                     f"{counts} | {'n/a' if v is None else fmt.signed(100 * v.mean_diff, 2)} | "
+                     f"{'n/a' if v is None else fmt.p(v.min_p_holm, 2)} |")
+    return "\n".join(lines)
+
+
+def _scorer(cfg: Config, name: str, seeded: SeedSearch):
+    """(budget, (x, y, score)) of a variant: the main search's with its one setting changed
+    (a smaller scoring batch is a prefix of the main one: the same permutation)."""
+    key, value = variant(name)
+    if key == "candidates":
+        return value, (seeded.x, seeded.y, seeded.score)
+    vcfg = dataclasses.replace(cfg, **{key: value})
+    vx, vy = seeded.batch_of(vcfg, seeded.seed)
+    return cfg.candidates, (vx, vy, seeded.structure.scorer(seeded.arch, seeded.parent, vx, vy,
+                                                            vcfg.score))
+
+
+def _search(cfg: Config, seeded: SeedSearch, budget: int, scored_by: tuple, s: float) -> dict:
+    """A variant's search of one level: the main search's stream, so a score or batch variant
+    scores the very same masks; its winner's score on the main batch too (`main_score`)."""
+    res, c = seeded.search(cfg.strategy, s, "search", budget=budget, scored_by=scored_by)
+    return {"keep": masks.to_lists(res.best), "score": res.scores[res.best_index],
+            "main_score": float(seeded.score(res.best)[0]), "scores": res.scores, "cost": c}
+
+
+class Variants(Axis):
+    name = "variants"
+    fields = ("variants",)
+    tables = {"variants.csv": "search"}
+    title = "Search budget and score"
+    about = ("How far below the random control's loss each search setting's winner lands, and "
+             "in what fraction of the searches; their trained networks' verdicts are in the "
+             "methods summary, and figures/<preset>/budget.png draws both against the budget.")
+
+    def validate(self, cfg: Config) -> None:
+        for name in cfg.variants:
+            key, value = variant(name)
+            if value == getattr(cfg, key) or cfg.variants.count(name) > 1:
+                raise bad("variants", name, f"a setting other than the main search's own "
+                          f"({key}={getattr(cfg, key)}), not repeated")
+
+    def methods(self, cfg: Config) -> tuple[str, ...]:
+        return cfg.variants
+
+    def seed_searches(self, cfg: Config, seeded: SeedSearch) -> dict:
+        # scorers built once per seed, as the main search's is
+        return {name: partial(_search, cfg, seeded, *_scorer(cfg, name, seeded))
+                for name in cfg.variants}
+
+    def networks(self, cfg: Config, record: dict, seed: int, first: dict) -> list:
+        return [(name, seed, from_record(record, name)) for name in cfg.variants]
+
+    def search_tables(self, cfg: Config, records: list[dict]) -> dict:
+        return {"variants.csv": table(cfg, records)}
+
+    def figures(self, cfg: Config, read) -> dict:
+        return {"budget": plot(read("variants.csv"), read("methods.csv"), read("stats.csv"))}
+
+    def summary(self, cfg: Config, read) -> list:
+        return [("The winner's loss below random's, per search setting",
+                 summary(read("variants.csv")))]
+
+    def report(self, root: Path, preset: str) -> str:
+        return render_budget(root, preset)

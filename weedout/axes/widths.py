@@ -13,12 +13,17 @@ so it has its own records, parent seeds and Holm families, and every table of th
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter
 
 from ..analysis import stats
-from ..config import grid
-from ..viz import plotting
+from ..config import Config, grid
+from ..viz import fmt, plotting
+from .base import Axis, committed
 
 LEVEL = ["dataset", "base", "width", "parent", "sparsity"]
 
@@ -122,9 +127,6 @@ def plot(widths_table: pd.DataFrame):
     versus the dense parent at each sparsity (the dotted line: 15 points); right, trained
     accuracy of networks of one final size (one colour per size) carved from parents of
     increasing width, weedout solid and random dashed, with 95% CIs of the mean over seeds."""
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import FuncFormatter
-
     t = widths_table
     cells = sorted(t[["dataset", "base"]].drop_duplicates().itertuples(index=False, name=None))
     fig, axes = plotting.subplots(len(cells), 2, w=5.4, h=3.6)
@@ -164,3 +166,81 @@ def plot(widths_table: pd.DataFrame):
             ax.set_xlabel("parent nodes per layer")
     fig.suptitle("Degree of overparameterization: parents of increasing width", fontsize=11.5)
     return fig
+
+
+def render_widths(root: Path, preset: str) -> str:
+    """Per dataset and parent width: dense accuracy, random's drop at every level, and weedout
+    vs random over the levels; then, per final network size carved from several parents, the
+    widest parent's network minus the narrowest's (`pool_tests`)."""
+    got = committed(root, preset, "widths.csv", "pools.csv")
+    if isinstance(got, str):
+        return got
+    folder, run = got
+    t, pools = pd.read_csv(folder / "widths.csv"), pd.read_csv(folder / "pools.csv")
+    levels = sorted(t.sparsity.unique())
+    head = " / ".join(f"{100 * s:g}%" for s in levels)
+    lines = [f"From {fmt.evidence(preset, run)}.", "",
+             f"| dataset / model | parent (nodes per layer) | dense (%) | random's drop vs dense at "
+             f"{head} (pp) | weedout vs random: equivalent / inconclusive / better / worse | "
+             "mean Δ (pp) | smallest p (Holm) |", "|---|---|---:|---:|---|---:|---:|"]
+    for (ds, base, width), g in t.groupby(["dataset", "base", "width"], sort=True):
+        g = g.sort_values("sparsity")
+        counts = [int((g.verdict == v).sum()) for v in ("equivalent", "inconclusive")] + \
+                 [int((g.verdict == f"weedout {v}").sum()) for v in ("better", "worse")]
+        lines.append(f"| {ds} / {base} | {g.parent.iloc[0]} | {g.dense.iloc[0]:.1f} | "
+                     f"{' / '.join(f'{d:.1f}' for d in g.drop_random)} | "
+                     f"{' / '.join(map(str, counts))} | {fmt.signed(g['diff'].mean(), 2)} | "
+                     f"{fmt.p(g.p_holm.min(), 2)} |")
+    lines += ["", "The same final network from the widest and the narrowest parent that carve it "
+              "(pp, paired by seed, 95% CI; verdict at ±1 point with the Holm-adjusted p of its test, "
+              "TOST for equivalent, else the paired t-test; Holm over the sizes of a dataset and "
+              "method):", "",
+              "| dataset / model | kept per layer | parents (nodes per layer) | weedout: widest − "
+              "narrowest | verdict | random: widest − narrowest | verdict |",
+              "|---|---|---|---:|---|---:|---|"]
+    pools = pools.assign(nodes=pools.kept.map(lambda k: sum(map(int, k.split("-")))))
+    for (ds, base, _, kept), g in pools.groupby(["dataset", "base", "nodes", "kept"], sort=True):
+        r = g.set_index("method")
+        # the p of the test behind the verdict: TOST for "equivalent", else the paired t-test
+        p_of = lambda m: r.loc[m, "tost_p_holm" if r.loc[m, "verdict"] == "equivalent"  # noqa: E731
+                               else "p_holm"]
+        cells = [f"{fmt.signed(r.loc[m, 'diff_mean'], 2)} ({r.loc[m, 'diff_ci_low']:+.2f} … "
+                 f"{r.loc[m, 'diff_ci_high']:+.2f}) | {r.loc[m, 'verdict']} ({fmt.p(p_of(m), 2)})"
+                 for m in ("weedout", "random")]
+        lines.append(f"| {ds} / {base} | {kept} | {r.small_parent.iloc[0]} → "
+                     f"{r.large_parent.iloc[0]} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
+class Widths(Axis):
+    name = "widths"
+    fields = ("widths",)
+    tables = {"widths.csv": "analysis", "pools.csv": "analysis"}
+    title = "Degree of overparameterization"
+    about = ("Per parent width at 80% sparsity: dense and random accuracy and random's drop "
+             "against its own dense parent (the paper reports about 15% there); then the same "
+             "final network carved from the widest and the narrowest parent that can make it, "
+             "paired by seed (a positive difference: the larger pool gave the better network).")
+
+    def tag(self, cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
+        return tag(cfg, df)
+
+    def analysis_tables(self, cfg: Config, read, stats_table: pd.DataFrame) -> dict:
+        accuracy = read("accuracy.csv")
+        by_width = table(cfg, stats_table, accuracy)
+        return {"widths.csv": by_width, "pools.csv": pool_tests(cfg, by_width, accuracy)}
+
+    def figures(self, cfg: Config, read) -> dict:
+        return {"overparam": plot(read("widths.csv"))}
+
+    def summary(self, cfg: Config, read) -> list:
+        pools = read("pools.csv")
+        if len(pools):
+            pools = pools[["dataset", "base", "kept", "method", "small_parent", "large_parent",
+                           "mean_small", "mean_large", "diff_mean", "diff_ci_low",
+                           "diff_ci_high", "p_holm", "verdict"]]
+        return [("Per parent width at 80% sparsity", summary(read("widths.csv"), 0.8)),
+                ("The same final network from the widest vs the narrowest parent", pools)]
+
+    def report(self, root: Path, preset: str) -> str:
+        return render_widths(root, preset)

@@ -1,5 +1,6 @@
 """The settings of a run: `Config` (frozen), its stable digest, the method names the tables
-reserve, the notebook/CLI parameter names, and the error every refusal uses (`bad`).
+reserve, the notebook/CLI parameter names, the error every refusal uses (`bad`) and the one a
+stage raises when an earlier stage's output is missing (`MissingStageError`).
 
 Every setting of a run lives in one `Config`. The presets (weedout/config/presets.py) are *our*
 choices: the paper (arXiv 2403.08265) does not give its datasets' widths, budgets or
@@ -14,6 +15,7 @@ import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from ..core.train import Schedule
 from . import paths
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -101,6 +103,10 @@ class Config:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def schedule(self) -> Schedule:
+        """The training schedule every method of the run shares."""
+        return Schedule(self.epochs, self.batch_size, self.lr, self.momentum, self.weight_decay)
+
 
 # Notebook/CLI parameter name -> Config field.
 PARAMETERS = {"DATASETS": "datasets", "MODELS": "models", "SPARSITIES": "sparsities",
@@ -115,3 +121,11 @@ def bad(name: str, value, allowed: str) -> ValueError:
 
 def is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+class MissingStageError(FileNotFoundError):
+    """An earlier stage's output is missing. The fix is always "run notebook X first", which the
+    message says, so a notebook shows this one line instead of a long red traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for an exception's own traceback
+        return [f"{type(self).__name__}: {self}"]

@@ -10,14 +10,15 @@ import json
 import math
 from pathlib import Path
 
+import torch
+
 from .. import data
-from ..core import search, structures
+from ..core import search
 # The registries (PRESETS, STRATEGIES) are read through their modules at call time: plugins add
 # to them and tests may swap them for copies.
 from . import paths, plugins, presets
 from .grid import cells, parent_of, parent_widths
-from .settings import (CONTROLS, DEVICES, FIXED, PARAMETERS, RESERVED, SCORES, VARIANT_KEYS,
-                       Config, bad, is_int)
+from .settings import DEVICES, PARAMETERS, SCORES, VARIANT_KEYS, Config, bad, is_int
 
 
 def check_names(name: str, value, allowed: tuple[str, ...]) -> tuple[str, ...]:
@@ -130,28 +131,8 @@ def _run_preset(folder: Path) -> str | None:
         return None
 
 
-def resolve(PRESET: str | None = None, **params) -> Config:
-    """The Config for a preset with notebook parameters applied; None means 'from the preset'
-    (and PRESET None means `default_preset()`).
-
-    Raises ValueError naming the parameter, its value and what is allowed, before any work.
-    """
-    plugins.load_plugins()
-    name = "PRESET"
-    if PRESET is None:
-        PRESET, source = presets.default_preset()
-        name = "PRESET" if source == "default" else source
-    # (not isinstance first: a list would raise TypeError in the `in`)
-    if not isinstance(PRESET, str) or PRESET not in presets.PRESETS:
-        raise bad(name, PRESET, f"one of {list(presets.PRESETS)}")
-    unknown = sorted(set(params) - set(PARAMETERS))
-    if unknown:  # a typo must not be dropped silently: the run would use the preset's value
-        close = difflib.get_close_matches(unknown[0].upper(), PARAMETERS, n=1)
-        hint = f"did you mean {close[0]}? " if close else ""
-        raise bad(unknown[0], params[unknown[0]], f"unknown parameter; {hint}known parameters "
-                  f"are PRESET, {', '.join(PARAMETERS)}")
-    base = presets.PRESETS[PRESET]
-    given = {k: v for k, v in params.items() if v is not None}
+def _changes(given: dict) -> dict:
+    """The Config fields the given notebook parameters set, each value checked."""
     changes: dict = {}
     if "DATASETS" in given:
         changes["datasets"] = check_names("DATASETS", given["DATASETS"], tuple(data.DATASETS))
@@ -173,7 +154,31 @@ def resolve(PRESET: str | None = None, **params) -> Config:
     for key in ("DATA_ROOT", "RESULTS_DIR", "FIGURES_DIR"):
         if key in given:
             changes[PARAMETERS[key]] = _path(key, given[key])
-    cfg = dataclasses.replace(base, **changes)
+    return changes
+
+
+def resolve(PRESET: str | None = None, **params) -> Config:
+    """The Config for a preset with notebook parameters applied; None means 'from the preset'
+    (and PRESET None means `default_preset()`).
+
+    Raises ValueError naming the parameter, its value and what is allowed, before any work.
+    """
+    plugins.load_plugins()
+    name = "PRESET"
+    if PRESET is None:
+        PRESET, source = presets.default_preset()
+        name = "PRESET" if source == "default" else source
+    # (not isinstance first: a list would raise TypeError in the `in`)
+    if not isinstance(PRESET, str) or PRESET not in presets.PRESETS:
+        raise bad(name, PRESET, f"one of {list(presets.PRESETS)}")
+    unknown = sorted(set(params) - set(PARAMETERS))
+    if unknown:  # a typo must not be dropped silently: the run would use the preset's value
+        close = difflib.get_close_matches(unknown[0].upper(), PARAMETERS, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise bad(unknown[0], params[unknown[0]], f"unknown parameter; {hint}known parameters "
+                  f"are PRESET, {', '.join(PARAMETERS)}")
+    given = {k: v for k, v in params.items() if v is not None}
+    cfg = dataclasses.replace(presets.PRESETS[PRESET], **_changes(given))
     _outputs(cfg, given)
     # Every (dataset, model) pair must make sense; a model list applies to every dataset.
     for ds, model in cells(cfg):
@@ -182,63 +187,11 @@ def resolve(PRESET: str | None = None, **params) -> Config:
         parent_widths(cfg.mlp_widths if base == "mlp" else cfg.cnn_channels, factor)
     if cfg.strategy not in search.STRATEGIES:
         raise bad("strategy", cfg.strategy, f"one of {list(search.STRATEGIES)}")
-    for name in cfg.comparators:
-        if name not in search.STRATEGIES or name in RESERVED or name == cfg.strategy:
-            raise bad("comparators", name, f"each one of {list(search.STRATEGIES)}, other than "
-                      f"the strategy itself ({cfg.strategy!r}), not repeated")
-    if len(set(cfg.comparators)) != len(cfg.comparators):
-        raise bad("comparators", cfg.comparators, "entries must not repeat")
-    for name in cfg.controls:
-        if name not in CONTROLS or cfg.controls.count(name) > 1:
-            raise bad("controls", name, f"each one of {list(CONTROLS)}, not repeated")
-    _structure(cfg)
     if cfg.score not in SCORES:
         raise bad("score", cfg.score, f"one of {list(SCORES)}")
-    if not is_int(cfg.search_after) or not 0 <= cfg.search_after < cfg.epochs:
-        raise bad("search_after", cfg.search_after, f"a whole number of epochs from 0 (search "
-                  f"at initialisation, the paper) to EPOCHS-1 ({cfg.epochs - 1})")
-    if cfg.search_after and cfg.controls:
-        raise bad("controls", cfg.controls, "none when search_after > 0: scratch and rescaled "
-                  "are defined at initialisation")
-    if not is_int(cfg.search_every) or not 0 <= cfg.search_every < cfg.epochs - cfg.search_after:
-        raise bad("search_every", cfg.search_every, f"a whole number of epochs: 0 (search once) "
-                  f"or from 1 to EPOCHS-1-search_after ({cfg.epochs - 1 - cfg.search_after}), "
-                  "so that at least one search happens during training")
-    if cfg.search_every and (cfg.controls or cfg.comparators or cfg.variants):
-        raise bad("search_every", cfg.search_every, "0 in a run with controls, comparators or "
-                  "variants: searching throughout training trains weedout, random and their "
-                  f"fixed twins {list(FIXED)} only")
-    for name in cfg.variants:
-        key, value = variant(name)
-        if value == getattr(cfg, key) or cfg.variants.count(name) > 1:
-            raise bad("variants", name, f"a setting other than the main search's own "
-                      f"({key}={getattr(cfg, key)}), not repeated")
-    if cfg.device == "cuda":
-        import torch
-        if not torch.cuda.is_available():
-            raise bad("DEVICE", "cuda", "'auto' or 'cpu': torch sees no CUDA device here")
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise bad("DEVICE", "cuda", "'auto' or 'cpu': torch sees no CUDA device here")
     return cfg
-
-
-def _structure(cfg: Config) -> None:
-    if cfg.structure not in structures.STRUCTURES:
-        raise bad("structure", cfg.structure, f"one of {list(structures.STRUCTURES)}")
-    if cfg.layer_density and cfg.structure != "nonuniform":
-        raise bad("layer_density", cfg.layer_density, "() unless structure='nonuniform'")
-    if cfg.structure in ("global", "unstructured") and (
-            cfg.comparators or cfg.variants or cfg.controls or cfg.search_every
-            or cfg.strategy != "random_search"):
-        raise bad("structure", cfg.structure, "'local' or 'nonuniform' in a run with comparators, "
-                  "variants, controls, search_every or a strategy other than random_search: "
-                  "global and unstructured masks are searched by random search and trained "
-                  "beside random only")
-    for ds, model in cells(cfg):
-        layers = len(cfg.mlp_widths if parent_of(model)[0] == "mlp" else cfg.cnn_channels)
-        d = cfg.layer_density
-        if d and (len(d) != layers or not all(isinstance(v, (int, float)) and not
-                                               isinstance(v, bool) and 0 < v < math.inf for v in d)):
-            raise bad("layer_density", d, f"one positive number per hidden layer ({layers} for "
-                      f"{model}), or () for the ERK-style rule")
 
 
 def variant(name: str) -> tuple[str, int | str]:

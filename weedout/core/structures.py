@@ -25,12 +25,14 @@ The random control and every comparator of a run use the run's structure.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-from . import masks
+import torch
+
+from . import masks, models, scoring
 from .models import KERNEL, Arch
 
 STRUCTURES = ("local", "nonuniform", "global", "unstructured")
-GATED = ("global", "unstructured")  # masks of mixed shapes or of weights: full-size networks
 
 
 def erk_density(arch: Arch) -> tuple[float, ...]:
@@ -91,3 +93,134 @@ def kept(arch: Arch, sparsity: float, structure: str = "local",
         raise ValueError(f"structure={structure!r} has no kept widths per level: one of "
                          "['local', 'nonuniform']")
     return allocate(arch.widths, sum(local), tuple(density) or erk_density(arch))
+
+
+class Local:
+    """The paper's structure: exact-count node masks with every layer at the level's fraction,
+    stored as kept node indices, scored by gathering the parent's first layer and trained as
+    compacted networks stacked by shape. The other structures change one part each."""
+    name = "local"
+    dense_cost = False  # a scored candidate costs its compacted forward pass
+
+    def kept(self, arch: Arch, s: float) -> tuple[int, ...] | None:
+        """The kept widths of every mask of a level; None: the local widths, through the
+        paper's own path (`masks.sample` computes them)."""
+        return None
+
+    def sampler(self, arch: Arch, s: float, generator):
+        """sample(n): n masks of level s, drawn with `generator`."""
+        kept = self.kept(arch, s)
+        return lambda n: masks.sample(arch.widths, s, n, generator, kept)
+
+    def scorer(self, arch: Arch, parent, x, y, kind: str):
+        return scoring.scorer(arch, parent, x, y, kind=kind)
+
+    def full(self, arch: Arch):
+        """The mask that keeps everything, in the form `scorer` takes."""
+        return masks.full(arch.widths)
+
+    def store(self, mask):
+        """A mask as a trial record keeps it (JSON)."""
+        return masks.to_lists(mask)
+
+    def load(self, stored, arch: Arch):
+        return masks.from_lists(stored)
+
+    def prepare(self, arch: Arch, parents: list, index, keeps: list) -> Prepared:
+        """The networks of one level (`keeps`: one mask each, None for the dense parent) ready
+        for `train_stack`: compacted and stacked, each from its parent (`index`)."""
+        keep = masks.cat([k if k is not None else masks.full(arch.widths) for k in keeps])
+        carch, params = models.compact(arch, parents, keep, index)
+        return Prepared(carch, params, [carch.widths] * len(keeps), keep=keep)
+
+
+class NonUniform(Local):
+    """The local total of kept nodes spread by a density vector (`kept`: `allocate`)."""
+    name = "nonuniform"
+
+    def __init__(self, density: tuple[float, ...] = ()):
+        self.density = tuple(density)
+
+    def kept(self, arch: Arch, s: float) -> tuple[int, ...]:
+        return kept(arch, s, "nonuniform", self.density)
+
+
+class Global(Local):
+    """One node budget for the network: masks of mixed shapes, drawn and scored as 0/1 node
+    gates of the full parent, stored as kept indices, trained at full size with their gates."""
+    name = "global"
+
+    def sampler(self, arch: Arch, s: float, generator):
+        budget = total(arch, s)
+        return lambda n: masks.sample_global(arch.widths, budget, n, generator)
+
+    def scorer(self, arch: Arch, parent, x, y, kind: str):
+        return scoring.gated_scorer(arch, parent, x, y, kind=kind)
+
+    def full(self, arch: Arch):
+        return masks.to_binary(masks.full(arch.widths), arch.widths)
+
+    def store(self, mask):
+        return masks.to_lists(masks.from_gates(mask))
+
+    def prepare(self, arch: Arch, parents: list, index, keeps: list) -> Prepared:
+        dev = parents[0].device
+        gates = [torch.cat(layer).to(dev) for layer in
+                 zip(*[masks.to_binary(k, arch.widths) for k in keeps])]
+        widths = [tuple(layer.shape[1] for layer in k) for k in keeps]
+        return Prepared(arch, [p[index] for p in parents], widths, gates=gates)
+
+
+class Unstructured(Local):
+    """Weight masks: per weight matrix the weights the level's local node mask keeps there,
+    drawn uniformly, stored as packed bits, scored and trained at full size with the weights
+    multiplied by their masks (a scored candidate costs the full parent's pass)."""
+    name = "unstructured"
+    dense_cost = True
+
+    def sampler(self, arch: Arch, s: float, generator):
+        shapes, counts = masks.weight_shapes(arch), masks.weight_counts(arch, s)
+        return lambda n: masks.sample_weights(shapes, counts, n, generator)
+
+    def scorer(self, arch: Arch, parent, x, y, kind: str):
+        return scoring.weight_scorer(arch, parent, x, y, kind=kind)
+
+    def full(self, arch: Arch):
+        return [torch.ones(1, *shape) for shape in masks.weight_shapes(arch)]
+
+    def store(self, mask):
+        return masks.pack(mask)
+
+    def load(self, stored, arch: Arch):
+        return masks.unpack(stored, masks.weight_shapes(arch))
+
+    def prepare(self, arch: Arch, parents: list, index, keeps: list) -> Prepared:
+        dev = parents[0].device
+        weights = [torch.cat(layer).to(dev) for layer in zip(*keeps)]
+        return Prepared(arch, [p[index] for p in parents], [arch.widths] * len(keeps),
+                        weight_masks=weights)
+
+
+@dataclass
+class Prepared:
+    """A level's networks as `train_stack` takes them: the architecture they run at, their
+    stacked parameters, each network's own kept widths, and its gates or weight masks (full-size
+    networks), or the compacted masks (`keep`) the networks were cut with."""
+    arch: Arch
+    params: list
+    widths: list
+    gates: list | None = None
+    weight_masks: list | None = None
+    keep: list | None = None
+
+
+def make(name: str = "local", density: tuple[float, ...] = ()) -> Local:
+    """The structure called `name` (one of STRUCTURES)."""
+    kinds = {"local": Local, "nonuniform": NonUniform, "global": Global,
+             "unstructured": Unstructured}
+    if name not in kinds:
+        raise ValueError(f"structure={name!r} is not allowed: one of {list(kinds)}")
+    return NonUniform(density) if name == "nonuniform" else kinds[name]()
+
+
+LOCAL = Local()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import config
-from ..analysis import cost
 from ..config import Config
 from . import trials
 from .records import MissingStageError, Store
@@ -32,37 +31,13 @@ def search_records(cfg: Config, store: Store) -> list[dict]:
             for s in cfg.sparsities for seed in cfg.seeds]
 
 
-def search_table(cfg: Config, store: Store) -> pd.DataFrame:
+def search_table(records: list[dict]) -> pd.DataFrame:
+    """search.csv: one row per scored candidate of the search records, the winner marked."""
     rows = []
-    for rec in search_records(cfg, store):
+    for rec in records:
         rows += [{"dataset": rec["dataset"], "model": rec["model"], "sparsity": rec["sparsity"],
                   "seed": rec["seed"], "candidate": i, "score": sc, "chosen": i == rec["best_index"]}
                  for i, sc in enumerate(rec["scores"])]
-    return pd.DataFrame(rows)
-
-
-def trained_methods(cfg: Config) -> tuple[str, ...]:
-    """The methods trained beside weedout and random (comparators, variants, then controls; the
-    fixed twins of a run that searches throughout training)."""
-    return (*cfg.comparators, *cfg.variants, *cfg.controls,
-            *(config.FIXED if cfg.search_every else ()))
-
-
-def cost_table(cfg: Config, store: Store) -> pd.DataFrame:
-    """One row per searched network: forward/backward passes of one network, their FLOPs
-    (`weedout.core.flops`; NaN in records from before FLOPs were counted) and seconds; the random
-    control draws its mask without looking at the network (no passes)."""
-    rows = []
-    for ds, model in config.cells(cfg):
-        for s in cfg.sparsities:
-            for seed in cfg.seeds:
-                rec = search_record(store, ds, model, s, seed)
-                costs = {"weedout": rec.get("cost"), "random": {"forward": 0, "backward": 0,
-                                                                "flops": 0, "seconds": 0.0},
-                         **{n: c.get("cost") for n, c in rec.get("comparators", {}).items()}}
-                rows += [{"dataset": ds, "model": model, "sparsity": s, "seed": seed, "method": m,
-                          **{k: (c or {}).get(k, float("nan")) for k in cost.SEARCH_COST}}
-                         for m, c in costs.items()]
     return pd.DataFrame(rows)
 
 

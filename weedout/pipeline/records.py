@@ -34,6 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..config.settings import MissingStageError  # noqa: F401 (where callers look for it)
 from . import provenance
 
 FORMAT = 1
@@ -88,14 +89,6 @@ def file_digests(paths) -> dict:
         except FileNotFoundError:
             out[str(p)] = None
     return out
-
-
-class MissingStageError(FileNotFoundError):
-    """An earlier stage's output is missing. The fix is always "run notebook X first", which the
-    message says, so a notebook shows this one line instead of a long red traceback."""
-
-    def _render_traceback_(self) -> list[str]:  # IPython's hook for an exception's own traceback
-        return [f"{type(self).__name__}: {self}"]
 
 
 class Store:

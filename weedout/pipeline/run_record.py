@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..axes import registry
 from ..config import device_of, paths, presets
 from . import provenance
 from .records import MissingStageError, Store, atomic_write
@@ -83,11 +84,9 @@ def run_json(cfg) -> dict:
     return _read_json(cfg.results_path / "run.json")
 
 
-# The stage whose run.json entry says which config wrote each table.
-_STAGE_OF = {"search.csv": "search", "cost.csv": "search", "variants.csv": "search",
-             "accuracy.csv": "training", "curves.csv": "training", "compute.csv": "training",
-             "stats.csv": "analysis", "methods.csv": "analysis", "widths.csv": "analysis",
-             "pools.csv": "analysis", "researches.csv": "training", "throughout.csv": "analysis"}
+# The notebook of each stage: what a missing table's message says to run.
+NOTEBOOK = {"search": "notebooks/01_search", "training": "notebooks/02_training",
+            "analysis": "notebooks/03_analysis"}
 
 
 def _shown(path: Path) -> str:
@@ -108,16 +107,19 @@ def _elsewhere(cfg, name: str) -> str:
         f" (or WEEDOUT_PRESET, for all four notebooks)" if have else ""
 
 
-def read_table(cfg, name: str, made_by: str) -> pd.DataFrame:
+def read_table(cfg, name: str) -> pd.DataFrame:
     """A table of an earlier stage, refused if another config (other EPOCHS, CANDIDATES, ...)
-    wrote it last: a results folder reused with new settings must never mix the two."""
+    wrote it last: a results folder reused with new settings must never mix the two. Which
+    stage writes it (and so which notebook to run) comes from the axes' registry."""
+    stage = registry.stage_of(name)
+    made_by = NOTEBOOK.get(stage, "the stage that writes it")
     path = cfg.results_path / name
     if not path.exists():
         raise MissingStageError(f"{_shown(path)} is missing: run {made_by} first"
                                 f"{_elsewhere(cfg, name)}")
     # str: a digest such as "0123456789" must not be read as a number
     table = pd.read_csv(path, dtype={"config_digest": str})
-    wrote = run_json(cfg).get("stages", {}).get(_STAGE_OF.get(name), {}).get("digest")
+    wrote = run_json(cfg).get("stages", {}).get(stage, {}).get("digest")
     if "config_digest" in table and len(table):  # the table's own word, where it has one
         others = sorted(set(table["config_digest"]) - {cfg.digest()})
         wrote = others[0] if others else cfg.digest()

@@ -7,7 +7,7 @@ rebuilt from files, never typed by hand:
               weedout vs random over the sparsity levels (verdicts, Holm-adjusted p), convergence
               (from results/<preset>/stats.csv, accuracy.csv and run.json)
     speed     the benchmark's naive-vs-engine ratios (from results/bench/*.json)
-    (these, beyond the paper, are built in report/beyond.py and report/axes_blocks.py)
+    (these, beyond the paper, are each an axis's report: AXIS_BLOCKS below)
     methods   every comparator and control vs random (from results/cpu_pai/methods.csv)
     budget    search variants vs random (results/cpu_budget/variants.csv and methods.csv)
     compute   FLOPs and seconds of search and training per method (results/cpu_pai/compute.csv)
@@ -32,18 +32,26 @@ import sys
 from pathlib import Path
 
 from ..config import paths
-from . import axes_blocks as axes, beyond, claims, speed
+from ..axes import registry
+from . import claims, speed
 
 README = paths.ROOT / "README.md"
 
 
+# README block -> (axis, preset): the axis's report of that preset's committed run.
+AXIS_BLOCKS = {"methods": ("methods", "cpu_pai"), "budget": ("variants", "cpu_budget"),
+               "compute": ("compute", "cpu_pai"), "after": ("search_after", "cpu_search_after"),
+               "widths": ("widths", "cpu_widths"), "structure": ("structure", "cpu_structure"),
+               "throughout": ("search_every", "cpu_throughout"),
+               "global": ("structure", "cpu_global"),
+               "unstructured": ("structure", "cpu_unstructured")}
+
+
 def _blocks() -> dict:
-    return {"claims": claims.render_claims, "speed": speed.render_speed,
-            "methods": beyond.render_methods,
-            "budget": beyond.render_budget, "compute": beyond.render_compute,
-            "after": beyond.render_after, "widths": axes.render_widths,
-            "structure": axes.render_structure, "throughout": axes.render_throughout,
-            "global": axes.render_global, "unstructured": axes.render_unstructured}
+    blocks = {"claims": claims.render_claims, "speed": speed.render_speed}
+    for name, (axis, preset) in AXIS_BLOCKS.items():
+        blocks[name] = lambda root, a=axis, p=preset: registry.get(a).report(root, p)
+    return blocks
 
 
 def update(text: str, root: Path = paths.ROOT) -> str:

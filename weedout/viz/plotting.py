@@ -204,67 +204,72 @@ def _spearman_text(d: pd.DataFrame) -> str:
             f"mean ρ within a sparsity level = {fmt(within)}")
 
 
+def _candidates_panel(ax, s: pd.DataFrame, random: pd.DataFrame, rng, title: str) -> None:
+    """Candidate scores per level, centred on their draw's median (`s.med`): box, a strip of
+    dots, the chosen masks and the random controls (`random`, its init_score)."""
+    levels = sorted(s.sparsity.unique())
+    pos = {lv: k for k, lv in enumerate(levels)}
+    rel = [(g.score - g.med).to_numpy() for _, g in s.groupby("sparsity")]
+    ax.boxplot(rel, positions=range(len(levels)), widths=0.5, showfliers=False,
+               medianprops={"color": "0.3"}, boxprops={"color": "0.5"},
+               whiskerprops={"color": "0.5"}, capprops={"color": "0.5"})
+    shown = s.sample(frac=1, random_state=0).groupby("sparsity").head(MAX_STRIP)
+    xs = shown.sparsity.map(pos) + rng.uniform(-0.18, 0.18, len(shown))
+    ax.scatter(xs, shown.score - shown.med, s=6, color="0.55", alpha=0.35, lw=0,
+               label="candidate")
+    w = s[s.chosen.astype(bool)]
+    ax.scatter(w.sparsity.map(pos), w.score - w.med, marker="D", s=30, zorder=3,
+               color=METHOD_COLORS["weedout"], edgecolor="white", lw=0.6,
+               label="chosen (weedout)")
+    a = random[random.sparsity.isin(pos)]
+    ax.scatter(a.sparsity.map(pos), a.init_score - a.med, marker="x", s=28, zorder=3,
+               color=METHOD_COLORS["random"], lw=1.2, label="random control")
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_xticks(range(len(levels)), [f"{lv * 100:g}" for lv in levels])
+    ax.set_xlabel("node sparsity (%)")
+    ax.set_ylabel("score − median of its draw (nats)")
+    ax.set_title(f"{title}: candidate scores at init", fontsize=10)
+    ax.legend(loc="best", fontsize=7.5)
+
+
+def _prediction_panel(bx, d: pd.DataFrame, title: str) -> None:
+    """Initial score against final test accuracy of weedout and random networks, with rho."""
+    acc_levels = sorted(d.sparsity.unique())
+    for m in ("weedout", "random"):
+        for k, lv in enumerate(acc_levels):
+            g = d[(d.method == m) & (d.sparsity == lv)]
+            bx.scatter(g.init_score, g.test_acc * 100, color=METHOD_COLORS[m], alpha=0.75,
+                       marker=SPARSITY_MARKERS[k % len(SPARSITY_MARKERS)], s=24, lw=0)
+    bx.text(0.98, 0.97, _spearman_text(d), transform=bx.transAxes, ha="right", va="top",
+            fontsize=8, bbox={"boxstyle": "round", "fc": "white", "ec": "0.8", "alpha": 0.85})
+    handles = [Line2D([], [], ls="", marker="o", color=METHOD_COLORS[m], label=m)
+               for m in ("weedout", "random")]
+    handles += [Line2D([], [], ls="", marker=SPARSITY_MARKERS[k % len(SPARSITY_MARKERS)],
+                       color="0.4", label=f"{lv * 100:g}% sparse")
+                for k, lv in enumerate(acc_levels)]
+    bx.legend(handles=handles, loc="best", fontsize=7.5)
+    bx.set_xlabel("score at initialisation (loss, nats; lower = better)")
+    bx.xaxis.set_major_locator(MaxNLocator(4))  # long decimals overlap otherwise
+    bx.set_ylabel("final test accuracy (%)")
+    bx.set_title(f"{title}: does the initial score predict accuracy?", fontsize=10)
+
+
 def plot_search(search: pd.DataFrame, accuracy: pd.DataFrame) -> Figure:
     """Per dataset x model: (a) candidate scores at each sparsity, centred on the median of
     their (sparsity, seed) draw, with the chosen and the random-control masks marked;
     (b) initial score vs final test accuracy of weedout / random nets, with Spearman's rho."""
     panels = panel_cells(search)
     fig, axes = subplots(len(panels), 2, w=5.0, h=3.5)
-    rng = np.random.default_rng(0)
-    med = search.groupby(PANEL_KEYS + ["sparsity", "seed"]).score.median().rename("med")
+    rng = np.random.default_rng(0)  # one stream across the panels: the strips' jitter
+    keys = PANEL_KEYS + ["sparsity", "seed"]
+    med = search.groupby(keys).score.median().rename("med")
     for i, (dataset, model) in enumerate(panels):
-        ax, bx = axes[i]
-        s = search[(search.dataset == dataset) & (search.model == model)]
-        s = s.join(med, on=PANEL_KEYS + ["sparsity", "seed"])
-        levels = sorted(s.sparsity.unique())
-        pos = {lv: k for k, lv in enumerate(levels)}
-        rel = [(g.score - g.med).to_numpy() for _, g in s.groupby("sparsity")]
-        ax.boxplot(rel, positions=range(len(levels)), widths=0.5, showfliers=False,
-                   medianprops={"color": "0.3"}, boxprops={"color": "0.5"},
-                   whiskerprops={"color": "0.5"}, capprops={"color": "0.5"})
-        shown = s.sample(frac=1, random_state=0).groupby("sparsity").head(MAX_STRIP)
-        xs = shown.sparsity.map(pos) + rng.uniform(-0.18, 0.18, len(shown))
-        ax.scatter(xs, shown.score - shown.med, s=6, color="0.55", alpha=0.35, lw=0,
-                   label="candidate")
-        w = s[s.chosen.astype(bool)]
-        ax.scatter(w.sparsity.map(pos), w.score - w.med, marker="D", s=30, zorder=3,
-                   color=METHOD_COLORS["weedout"], edgecolor="white", lw=0.6,
-                   label="chosen (weedout)")
-        a = accuracy[(accuracy.dataset == dataset) & (accuracy.model == model)
-                     & (accuracy.method == "random")]
-        a = a.join(med, on=PANEL_KEYS + ["sparsity", "seed"])
-        a = a[a.sparsity.isin(pos)]
-        ax.scatter(a.sparsity.map(pos), a.init_score - a.med, marker="x", s=28, zorder=3,
-                   color=METHOD_COLORS["random"], lw=1.2, label="random control")
-        ax.axhline(0, color="0.6", lw=0.8)
-        ax.set_xticks(range(len(levels)), [f"{lv * 100:g}" for lv in levels])
-        ax.set_xlabel("node sparsity (%)")
-        ax.set_ylabel("score − median of its draw (nats)")
-        ax.set_title(f"{dataset} · {model}: candidate scores at init", fontsize=10)
-        ax.legend(loc="best", fontsize=7.5)
-
-        d = accuracy[(accuracy.dataset == dataset) & (accuracy.model == model)
-                     & accuracy.method.isin(["weedout", "random"])].dropna(
-            subset=["init_score", "test_acc"])
-        acc_levels = sorted(d.sparsity.unique())
-        for m in ("weedout", "random"):
-            for k, lv in enumerate(acc_levels):
-                g = d[(d.method == m) & (d.sparsity == lv)]
-                bx.scatter(g.init_score, g.test_acc * 100, color=METHOD_COLORS[m], alpha=0.75,
-                           marker=SPARSITY_MARKERS[k % len(SPARSITY_MARKERS)], s=24, lw=0)
-        bx.text(0.98, 0.97, _spearman_text(d), transform=bx.transAxes, ha="right", va="top",
-                fontsize=8, bbox={"boxstyle": "round", "fc": "white", "ec": "0.8", "alpha": 0.85})
-        handles = [Line2D([], [], ls="", marker="o", color=METHOD_COLORS[m], label=m)
-                   for m in ("weedout", "random")]
-        handles += [Line2D([], [], ls="", marker=SPARSITY_MARKERS[k % len(SPARSITY_MARKERS)],
-                           color="0.4", label=f"{lv * 100:g}% sparse")
-                    for k, lv in enumerate(acc_levels)]
-        bx.legend(handles=handles, loc="best", fontsize=7.5)
-        bx.set_xlabel("score at initialisation (loss, nats; lower = better)")
-        bx.xaxis.set_major_locator(MaxNLocator(4))  # long decimals overlap otherwise
-        bx.set_ylabel("final test accuracy (%)")
-        bx.set_title(f"{dataset} · {model}: does the initial score predict accuracy?",
-                     fontsize=10)
+        cell = accuracy[(accuracy.dataset == dataset) & (accuracy.model == model)]
+        s = search[(search.dataset == dataset) & (search.model == model)].join(med, on=keys)
+        random = cell[cell.method == "random"].join(med, on=keys)
+        _candidates_panel(axes[i][0], s, random, rng, f"{dataset} · {model}")
+        d = cell[cell.method.isin(["weedout", "random"])].dropna(subset=["init_score", "test_acc"])
+        _prediction_panel(axes[i][1], d, f"{dataset} · {model}")
     fig.suptitle("Random search: candidate scores and their relation to trained accuracy",
                  fontsize=11.5)
     return fig
