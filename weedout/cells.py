@@ -43,7 +43,8 @@ def parent_params(arch, ds: str, model: str, seed: int, device: str) -> list[tor
 
 
 def schedule(cfg: Config) -> Schedule:
-    return Schedule(cfg.epochs, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay)
+    return Schedule(cfg.epochs, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay,
+                    cfg.precision)
 
 
 @functools.lru_cache(maxsize=16)

@@ -6,9 +6,9 @@ choices: the paper (arXiv 2403.08265) does not give its datasets' widths, budget
 hyperparameters, so we picked the field's standard ones and say so in the README.
 
 The notebook parameters (PRESET, DATASETS, MODELS, SPARSITIES, WIDTHS, SEEDS, CANDIDATES, EPOCHS,
-DEVICE, DATA_ROOT, RESULTS_DIR, FIGURES_DIR) are checked by `resolve` (weedout/validation.py),
-before any work starts, and each bad value gets an error naming the parameter, the value and
-what is allowed.
+DEVICE, PRECISION, DATA_ROOT, RESULTS_DIR, FIGURES_DIR) are checked by `resolve`
+(weedout/validation.py), before any work starts, and each bad value gets an error naming the
+parameter, the value and what is allowed.
 """
 from __future__ import annotations
 
@@ -71,6 +71,7 @@ class Config:
     lr: float = 0.05                          # SGD peak learning rate, cosine-annealed per step
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    precision: str = "float32"                # "bfloat16": mixed precision (weedout.precision)
     # -- where and how (not hashed) --
     device: str = "auto"
     data_root: str | None = None
@@ -116,8 +117,8 @@ PRESETS: dict[str, Config] = _presets.build(Config)
 # Notebook/CLI parameter name -> Config field.
 PARAMETERS = {"DATASETS": "datasets", "MODELS": "models", "SPARSITIES": "sparsities",
               "SEEDS": "seeds", "WIDTHS": "widths", "CANDIDATES": "candidates", "EPOCHS": "epochs",
-              "DEVICE": "device", "DATA_ROOT": "data_root", "RESULTS_DIR": "results_dir",
-              "FIGURES_DIR": "figures_dir"}
+              "DEVICE": "device", "PRECISION": "precision", "DATA_ROOT": "data_root",
+              "RESULTS_DIR": "results_dir", "FIGURES_DIR": "figures_dir"}
 
 
 def _bad(name: str, value, allowed: str) -> ValueError:

@@ -19,6 +19,7 @@ import torch
 from . import models
 from .config import derive_seed
 from .models import Arch
+from .precision import autocast
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Schedule:
     lr: float
     momentum: float
     weight_decay: float
+    precision: str = "float32"  # of the forward and backward passes (weedout.precision)
 
     def lr_at(self, step: int, total: int) -> float:
         """Cosine annealing from lr to 0, per step."""
@@ -51,16 +53,20 @@ def data_order(seed: int, tag: str, epoch: int, n: int) -> torch.Tensor:
 
 @torch.inference_mode()
 def evaluate(arch: Arch, params: list, x: torch.Tensor, y: torch.Tensor,
-             batch: int = 1000, gates=None, weight_masks=None) -> tuple[torch.Tensor, torch.Tensor]:
+             batch: int = 1000, gates=None, weight_masks=None,
+             precision: str = "float32") -> tuple[torch.Tensor, torch.Tensor]:
     """Mean loss and accuracy [M] of M stacked networks on a whole split (shared inputs);
-    `gates`: 0/1 node gates [M, width] per hidden layer (`models.forward`)."""
+    `gates`: 0/1 node gates [M, width] per hidden layer (`models.forward`); `precision`: of
+    the forward pass (`weedout.precision`; the loss is float32 either way)."""
     M = params[-1].shape[0]
     params = masked(params, weight_masks)
     loss = torch.zeros(M, dtype=torch.float64, device=x.device)
     correct = torch.zeros(M, dtype=torch.float64, device=x.device)
     for i in range(0, x.shape[0], batch):
         xb, yb = x[i:i + batch], y[i:i + batch]
-        logits = models.forward(arch, params, xb, gates=gates)
+        with autocast(precision, x.device.type):
+            logits = models.forward(arch, params, xb, gates=gates)
+        logits = logits.float()
         loss += models.cross_entropy(logits, yb.expand(M, -1)).double().sum(1)
         correct += (logits.argmax(-1) == yb).double().sum(1)
     return (loss / x.shape[0]).cpu(), (correct / x.shape[0]).cpu()
@@ -143,14 +149,17 @@ class Stack:
     state: dict = field(default_factory=dict)
 
     def loss(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits [M, B, classes] and per-example losses [M, B]."""
-        logits = models.forward(self.arch, masked(self.params, self.weight_masks), xb,
-                                gates=self.gates)
+        """Logits [M, B, classes] and per-example losses [M, B], both float32 (in bfloat16
+        precision the forward runs under autocast; its logits are cast back before the loss)."""
+        with autocast(self.sched.precision, xb.device.type):
+            logits = models.forward(self.arch, masked(self.params, self.weight_masks), xb,
+                                    gates=self.gates)
+        logits = logits.float()
         return logits, models.cross_entropy(logits, yb)
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor):
         return evaluate(self.arch, self.params, x, y, gates=self.gates,
-                        weight_masks=self.weight_masks)
+                        weight_masks=self.weight_masks, precision=self.sched.precision)
 
 
 def run_epoch(run: Stack, order: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -169,6 +169,8 @@ def resolve(PRESET: str | None = None, **params) -> Config:
         if given["DEVICE"] not in DEVICES:
             raise _bad("DEVICE", given["DEVICE"], f"one of {list(DEVICES)}")
         changes["device"] = given["DEVICE"]
+    if "PRECISION" in given:
+        changes["precision"] = given["PRECISION"]
     for key in ("DATA_ROOT", "RESULTS_DIR", "FIGURES_DIR"):
         if key in given:
             changes[config.PARAMETERS[key]] = _path(key, given[key])
@@ -216,7 +218,18 @@ def resolve(PRESET: str | None = None, **params) -> Config:
         import torch
         if not torch.cuda.is_available():
             raise _bad("DEVICE", "cuda", "'auto' or 'cpu': torch sees no CUDA device here")
+    _precision(cfg)
     return cfg
+
+
+def _precision(cfg: Config) -> None:
+    """PRECISION: a known one, and bfloat16 only where the device has bfloat16 units."""
+    from . import precision
+    if cfg.precision not in precision.PRECISIONS:
+        raise _bad("PRECISION", cfg.precision, f"one of {list(precision.PRECISIONS)}")
+    why = precision.why_not(cfg.precision, config.device_of(cfg))
+    if why is not None:
+        raise _bad("PRECISION", cfg.precision, why)
 
 
 def _structure(cfg: Config) -> None:
