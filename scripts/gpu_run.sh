@@ -13,6 +13,9 @@
 #   tests     the oracle tests on cuda (`pytest -m cuda`: masked = compacted, batched = one-by-one
 #             scoring, stacked = alone = naive training, repeated runs bit-identical)
 #   bench-*   python -m weedout.bench --device cuda: digits MLP, MNIST-1D CNN, Fashion-MNIST MLP/CNN
+#   bench-bf16-*  the same grids with --precision bfloat16 (the engine trains under autocast);
+#             "skipped" where the device has no bfloat16 units (PRECISION would be refused:
+#             so on a CPU without AVX-512 BF16 or AMX, e.g. the dry run on an AMD EPYC)
 #   paper     python -m weedout --preset paper --datasets fashion_mnist --device cuda (4 notebooks),
 #             given whatever time is left
 #   collect   tables, run.json, figures, executed notebooks, trial records (to resume), versions
@@ -106,15 +109,24 @@ fi
 # -- tests: the oracle tests on the device
 step tests 100 "$PY" -m pytest -q -p no:cacheprovider "${TEST_ARGS[@]}" tests/test_engine.py
 
-# -- bench: naive vs engine, side by side, JSON per grid
-for grid in "digits mlp" "mnist1d cnn1d" "fashion_mnist mlp --seeds 1 --epochs 1" \
-            "fashion_mnist cnn --seeds 1 --epochs 1"; do
-    set -- $grid
-    ds=$1 model=$2
-    shift 2
-    # In a dry run BENCH_ARGS (toy sizes) come last and win over the grid's own sizes.
-    step "bench-$ds-$model" "$BENCH_LIMIT" "$PY" -m weedout.bench --device "$DEV" --dataset "$ds" \
-        --model "$model" "$@" "${BENCH_ARGS[@]}" --json "$OUT/bench/$DEV-$ds-$model.json"
+# -- bench: naive vs baseline vs engine, side by side, JSON per grid; then the same grids in
+# bfloat16 where the device has bfloat16 units (--precision bfloat16 is refused elsewhere)
+GRIDS=("digits mlp" "mnist1d cnn1d" "fashion_mnist mlp --seeds 1 --epochs 1"
+       "fashion_mnist cnn --seeds 1 --epochs 1")
+BF16=$("$PY" -c "from weedout import precision; print(int(precision.supported('$DEV')))" 2>/dev/null)
+for prec in float32 bfloat16; do
+    for grid in "${GRIDS[@]}"; do
+        set -- $grid
+        ds=$1 model=$2 name=bench-$1-$2 json=$DEV-$1-$2
+        shift 2
+        if [ $prec = bfloat16 ]; then
+            name=bench-bf16-$ds-$model json=$json-bfloat16
+            if [ "$BF16" != 1 ]; then skip "$name" "no bfloat16 units on $DEV"; continue; fi
+        fi
+        # In a dry run BENCH_ARGS (toy sizes) come last and win over the grid's own sizes.
+        step "$name" "$BENCH_LIMIT" "$PY" -m weedout.bench --device "$DEV" --dataset "$ds" \
+            --model "$model" --precision $prec "$@" "${BENCH_ARGS[@]}" --json "$OUT/bench/$json.json"
+    done
 done
 
 # -- paper: the paper preset on Fashion-MNIST through the four notebooks, with what time is left

@@ -1,9 +1,13 @@
-"""Side-by-side benchmark, `python -m weedout.bench`: one small grid run twice in one process,
-by the naive reference (weedout.reference: one network at a time, a DataLoader, masks multiplied
-in, one forward per candidate) and by the engine (batched scorer, stacked `train_stack`, physical
-compaction); checks both give the same results (exit 1 if not) and prints per-phase wall times,
-their ratio and peak memory. Both use the experiment's own parents, scoring batches, masks and
-data orders (`cells.parent_params`, `scoring_batch`, the same `derive_seed` tags).
+"""Side-by-side benchmark, `python -m weedout.bench`: one small grid run three times in one
+process, by the naive reference (weedout.reference: one network at a time, a DataLoader, masks
+multiplied in, one forward per candidate), by the engine with the training step it had before
+issue 20 (`baseline`) and by the engine of today (batched scorer, stacked `train_stack`,
+physical compaction); checks that the naive reference and the engine agree (exit 1 if not) and
+that the baseline and the engine agree bit for bit (float32), and prints per-phase wall times,
+their ratios, peak memory, and the engine's efficiency: its achieved FLOP/s as a fraction of the
+machine's own rate for the same matmuls and convolutions, measured in the same run
+(`weedout.rates`). All use the experiment's own parents, scoring batches, masks and data orders
+(`cells.parent_params`, `scoring_batch`, the same `derive_seed` tags).
 """
 from __future__ import annotations
 
@@ -17,103 +21,9 @@ from pathlib import Path
 
 import torch
 
-from . import config, data, masks, models, paths, provenance, reference, search
-from .config import derive_seed
-from .cells import parent_params, scoring_batch
-from .meters import Peak, hardware, latency_ms, load, sync
-from .train import Schedule, train_stack
-
-# Agreement tolerances. Scores: the same float32 forward with another reduction order (bmm of
-# a compacted net vs mm of a masked dense one), ~1e-6 apart. Training: SGD amplifies those
-# rounding differences step by step (~2e-5 on a loss after the default 115 steps; more epochs,
-# more drift), and an accuracy may move by an example or two.
-SCORE_TOL = 1e-4
-LOSS_TOL = 2e-3
-# --float64 runs both ways in double precision: the same rounding drift is ~1e-12, so any
-# difference beyond these is a real disagreement, not float32 noise amplified by SGD.
-TOL64 = {"score": 1e-9, "loss": 1e-7, "examples": 0}
-
-
-def _grid(cfg, arch, dset):
-    parents = {seed: [p.to(dset.x_train.dtype) for p in
-                      parent_params(arch, dset.name, arch.kind, seed, dset.x_train.device)]
-               for seed in cfg.seeds}
-    return parents, {seed: scoring_batch(cfg, dset, seed) for seed in cfg.seeds}
-
-
-def _draw(arch, dset, seed, s, purpose: str):
-    """Mask sampler for one (seed, sparsity), seeded as experiment.run_search seeds it."""
-    g = torch.Generator().manual_seed(derive_seed(seed, purpose, dset.name, arch.kind, s))
-    return lambda n: masks.sample(arch.widths, s, n, g)
-
-
-def _cells(cfg, chosen, arch, dset):
-    """(sparsity, [(method, seed, keep)]) per training cell, dense first, as cells.py does."""
-    out = [(0.0, [("dense", seed, None) for seed in cfg.seeds])]
-    for s in cfg.sparsities:
-        out.append((s, [net for seed in cfg.seeds for net in (
-            ("weedout", seed, chosen[s, seed][0]), ("random", seed, _draw(arch, dset, seed, s, "random")(1)))]))
-    return out
-
-
-def run_naive(cfg, arch, dset, dev):
-    parents, batches = _grid(cfg, arch, dset)
-    sched = Schedule(cfg.epochs, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay)
-    t0, chosen = time.perf_counter(), {}
-    for seed in cfg.seeds:
-        for s in cfg.sparsities:
-            keep = _draw(arch, dset, seed, s, "search")(cfg.candidates)
-            scores = reference.score_one_by_one(arch, parents[seed], keep, *batches[seed], cfg.score)
-            best = int(torch.argmin(scores))
-            chosen[s, seed] = (masks.select(keep, best), best, scores)
-    sync(dev)
-    t1, final = time.perf_counter(), {}
-    for s, nets in _cells(cfg, chosen, arch, dset):
-        for method, seed, keep in nets:
-            h = reference.train_one(arch, parents[seed], keep, dset, seed, sched)
-            final[s, method, seed] = (float(h["test_acc"][-1, 0]), float(h["test_loss"][-1, 0]), h["net"])
-    sync(dev)
-    return {"search": t1 - t0, "training": time.perf_counter() - t1}, chosen, final
-
-
-def run_engine(cfg, arch, dset, dev):
-    parents, batches = _grid(cfg, arch, dset)
-    sched = Schedule(cfg.epochs, cfg.batch_size, cfg.lr, cfg.momentum, cfg.weight_decay)
-    t0, chosen = time.perf_counter(), {}
-    for seed in cfg.seeds:
-        score = search.scorer(arch, parents[seed], *batches[seed], kind=cfg.score)
-        for s in cfg.sparsities:
-            found = search.random_search(_draw(arch, dset, seed, s, "search"), score, cfg.candidates)
-            chosen[s, seed] = (found.best, found.best_index, torch.tensor(found.scores, dtype=torch.float64))
-    sync(dev)
-    t1, final = time.perf_counter(), {}
-    for s, nets in _cells(cfg, chosen, arch, dset):
-        seeds = [seed for _, seed, _ in nets]
-        unique = sorted(set(seeds))
-        keep = masks.cat([k if k is not None else masks.full(arch.widths) for _, _, k in nets])
-        carch, params = models.compact(arch, models.stack([parents[sd] for sd in unique]), keep,
-                                       torch.tensor([unique.index(sd) for sd in seeds]))
-        h = train_stack(carch, params, dset, seeds, sched)
-        for m, (method, seed, _) in enumerate(nets):
-            final[s, method, seed] = (float(h["test_acc"][-1, m]), float(h["test_loss"][-1, m]),
-                                      (carch, [p[m] for p in h["params"]]))
-    sync(dev)
-    return {"search": t1 - t0, "training": time.perf_counter() - t1}, chosen, final
-
-
-def compare(chosen_n, final_n, chosen_e, final_e, n_test: int,
-            float64: bool = False) -> tuple[bool, list[str]]:
-    tol = TOL64 if float64 else {"score": SCORE_TOL, "loss": LOSS_TOL, "examples": 2}
-    same = sum(chosen_n[k][1] == chosen_e[k][1] for k in chosen_n)
-    dscore = max(float((chosen_n[k][2] - chosen_e[k][2]).abs().max()) for k in chosen_n)
-    dacc = max(abs(final_n[k][0] - final_e[k][0]) for k in final_n)
-    dloss = max(abs(final_n[k][1] - final_e[k][1]) for k in final_n)
-    ok = (same == len(chosen_n) and dscore <= tol["score"] and dloss <= tol["loss"]
-          and dacc <= tol["examples"] / n_test + 1e-12)
-    return ok, [f"chosen masks identical {same}/{len(chosen_n)}; max |score diff| {dscore:.1e} "
-                f"(tolerance {tol['score']:g})", f"final test accuracy: max |diff| "
-                f"{round(dacc * n_test)} of {n_test} examples (tolerance {tol['examples']}); "
-                f"final test loss: max |diff| {dloss:.1e} (tolerance {tol['loss']:g})"]
+from . import bench_ways, config, data, models, paths, provenance
+from .bench_ways import WAYS
+from .meters import Peak, hardware, latency_ms, load
 
 
 def compaction(cfg, arch, dset, final_n, final_e) -> list[dict]:
@@ -153,9 +63,11 @@ def default_preset(dataset: str) -> str:
 
 
 def default_json(a, dev: str) -> Path:
-    """results/bench/<device>-<dataset>-<model>[-float64].json: the files the README cites."""
-    name = f"{dev}-{a.dataset}-{a.model}" + ("-float64" if a.float64 else "")
-    return paths.ROOT / "results" / "bench" / f"{name}.json"
+    """build/bench/<device>-<dataset>-<model>[-float64][-bfloat16].json. The files the README
+    cites live in results/bench/ and are written there only when --json names them."""
+    name = (f"{dev}-{a.dataset}-{a.model}" + ("-float64" if a.float64 else "")
+            + ("-bfloat16" if a.precision == "bfloat16" else ""))
+    return paths.ROOT / "build" / "bench" / f"{name}.json"
 
 
 def parse(argv=None):
@@ -172,29 +84,29 @@ def parse(argv=None):
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--data-root", default=None)
     p.add_argument("--json", default=None, help="where to save timings and agreement (default: "
-                   "results/bench/<device>-<dataset>-<model>.json; 'none' to skip)")
+                   "build/bench/<device>-<dataset>-<model>.json; 'none' to skip). The README's "
+                   "table reads results/bench/*.json: name a file there to add or replace a row")
     p.add_argument("--train-subset", type=int, default=None, metavar="N",
                    help="train on the first N training examples only: a quick check that the "
                         "benchmark runs (the GPU script's dry run), not a measurement")
-    p.add_argument("--float64", action="store_true", help="both ways in double precision, with "
+    p.add_argument("--float64", action="store_true", help="every way in double precision, with "
                    "tight agreement tolerances (a correctness check; timings are not the point)")
+    p.add_argument("--precision", default="float32", help="the engine's training precision, "
+                   "float32 or bfloat16 (PRECISION; refused where the hardware has no bfloat16 "
+                   "units); the naive reference and the baseline train in float32")
     return p.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    a = parse(argv)
-    torch.set_num_threads(a.threads or os.cpu_count() or 1)
-    a.preset = a.preset or default_preset(a.dataset)
-    try:  # every bad value (a model that cannot take the data, a missing dataset) before any work
-        cfg = config.resolve(a.preset, DATASETS=[a.dataset], MODELS=[a.model], SEEDS=a.seeds,
-                             SPARSITIES=a.sparsities, CANDIDATES=a.candidates, EPOCHS=a.epochs,
-                             DEVICE=a.device, DATA_ROOT=a.data_root)
-        data.ensure_available(a.dataset, cfg.data_path)
-        if a.train_subset is not None and a.train_subset < 1:
-            raise ValueError(f"--train-subset={a.train_subset} is not allowed: a positive count")
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def _setup(a):
+    """(cfg, device, dataset, arch); ValueError/FileNotFoundError for a bad value, before work."""
+    cfg = config.resolve(a.preset, DATASETS=[a.dataset], MODELS=[a.model], SEEDS=a.seeds,
+                         SPARSITIES=a.sparsities, CANDIDATES=a.candidates, EPOCHS=a.epochs,
+                         DEVICE=a.device, DATA_ROOT=a.data_root, PRECISION=a.precision)
+    data.ensure_available(a.dataset, cfg.data_path)
+    if a.train_subset is not None and a.train_subset < 1:
+        raise ValueError(f"--train-subset={a.train_subset} is not allowed: a positive count")
+    if a.float64 and cfg.precision != "float32":
+        raise ValueError("--float64 with --precision bfloat16 is not allowed: one or the other")
     dev = config.device_of(cfg)
     provenance.configure_torch(dev)
     dset = data.load_dataset(a.dataset, cfg.data_path, device=dev)
@@ -204,31 +116,73 @@ def main(argv=None) -> int:
     if a.float64:
         dset = dataclasses.replace(dset, x_train=dset.x_train.double(), x_test=dset.x_test.double())
     arch = models.arch_for(a.model, dset.in_shape, dset.n_classes, cfg.mlp_widths, cfg.cnn_channels)
-    n, S = len(cfg.seeds), len(cfg.sparsities)
-    print(f"weedout benchmark: naive reference vs engine, same grid, one process\n{hardware(dev)}\n"
-          f"grid: {a.dataset} {a.model} {'-'.join(map(str, arch.widths))}, sparsities {cfg.sparsities}, "
-          f"{n} seeds, {cfg.candidates} candidates, {cfg.epochs} epochs, batch {cfg.batch_size}: "
-          f"{n * S * cfg.candidates} candidates scored, {n * (1 + 2 * S)} networks trained")
-    warm = dataclasses.replace(cfg, seeds=cfg.seeds[:1], sparsities=cfg.sparsities[:1], candidates=4, epochs=1)
-    run_naive(warm, arch, dset, dev)  # warm-up: allocator, kernels, lazy imports; not timed
-    run_engine(warm, arch, dset, dev)
+    return cfg, dev, dset, arch
+
+
+def _measure(cfg, arch, dset, dev) -> tuple[dict, dict, dict]:
+    """Every way on a one-seed warm-up grid (untimed: allocator, kernels, lazy imports), then
+    on the grid: (times, peak memory, results) per way."""
+    warm = dataclasses.replace(cfg, seeds=cfg.seeds[:1], sparsities=cfg.sparsities[:1],
+                               candidates=4, epochs=1)
+    for fn in WAYS.values():
+        fn(warm, arch, dset, dev)
     peaks, times, results = {}, {}, {}
-    for name, fn in (("naive", run_naive), ("engine", run_engine)):
+    for name, fn in WAYS.items():
         peak = Peak(dev)
         times[name], *results[name] = fn(cfg, arch, dset, dev)
         peaks[name] = peak.read()
-    ok, agreement = compare(*results["naive"], *results["engine"], len(dset.y_test), a.float64)
-    print(f"\n{'phase':<12}{'naive s':>10}{'engine s':>10}{'ratio':>8}")
-    for t in times.values():
-        t["end to end"] = t["search"] + t["training"]
+        times[name]["end to end"] = times[name]["search"] + times[name]["training"]
+    return times, peaks, results
+
+
+def _print_times(times: dict, peaks: dict, dev: str) -> None:
+    print(f"\n{'phase':<12}{'naive s':>10}{'baseline s':>12}{'engine s':>10}"
+          f"{'naive/engine':>14}{'baseline/engine':>17}")
     for ph, n in times["naive"].items():
-        print(f"{ph:<12}{n:>10.2f}{times['engine'][ph]:>10.2f}{n / times['engine'][ph]:>7.1f}x")
-    (hn, dn, gn), (he, de, ge) = peaks["naive"], peaks["engine"]
-    print(f"peak host memory ({Peak.how}): naive {hn:.0f} MiB (+{dn:.0f} over its start), "
-          f"engine {he:.0f} MiB (+{de:.0f})")
+        b, e = times["baseline"][ph], times["engine"][ph]
+        print(f"{ph:<12}{n:>10.2f}{b:>12.2f}{e:>10.2f}{n / e:>13.1f}x{b / e:>16.2f}x")
+    print(f"peak host memory ({Peak.how}): " + ", ".join(
+        f"{k} {h:.0f} MiB (+{d:.0f} over its start)" for k, (h, d, _) in peaks.items()))
     if dev == "cuda":
-        print(f"peak device memory (torch.cuda.max_memory_allocated): naive {gn:.0f} MiB, engine {ge:.0f} MiB")
+        print("peak device memory (torch.cuda.max_memory_allocated): " + ", ".join(
+            f"{k} {g:.0f} MiB" for k, (_, _, g) in peaks.items()))
+
+
+def _print_efficiency(eff: dict) -> None:
+    print("\nefficiency: the engine's FLOP/s against the machine's rate for the same matmuls and "
+          "convolutions, each timed alone now (weedout.rates)")
+    for ph, e in eff.items():
+        print(f"  {ph:<18} {e['gflops']:9.2f} GFLOP  engine {e['engine_gflop_per_s']:7.2f} GFLOP/s"
+              f"  machine {e['machine_gflop_per_s']:7.2f} GFLOP/s  fraction {e['fraction']:.0%}")
+
+
+def main(argv=None) -> int:
+    a = parse(argv)
+    torch.set_num_threads(a.threads or os.cpu_count() or 1)
+    a.preset = a.preset or default_preset(a.dataset)
+    try:  # every bad value (a model that cannot take the data, a missing dataset) before any work
+        cfg, dev, dset, arch = _setup(a)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    n, S = len(cfg.seeds), len(cfg.sparsities)
+    print(f"weedout benchmark: naive reference vs baseline (the engine before issue 20) vs engine, "
+          f"same grid, one process\n{hardware(dev)}\ngrid: {a.dataset} {a.model} "
+          f"{'-'.join(map(str, arch.widths))}, sparsities {cfg.sparsities}, {n} seeds, "
+          f"{cfg.candidates} candidates, {cfg.epochs} epochs, batch {cfg.batch_size}, training in "
+          f"{cfg.precision}: {n * S * cfg.candidates} candidates scored, {n * (1 + 2 * S)} networks "
+          "trained")
+    times, peaks, results = _measure(cfg, arch, dset, dev)
+    tol = bench_ways.tolerances(a.float64, cfg.precision, len(dset.y_test))
+    ok, agreement = bench_ways.compare(*results["naive"], *results["engine"], len(dset.y_test), tol)
+    identical = bench_ways.same_bits(*results["baseline"], *results["engine"])
+    _print_times(times, peaks, dev)
     print("\nagreement: " + "\n           ".join(agreement + ["OK" if ok else "DISAGREE"]))
+    print(f"baseline = engine, bit for bit: {identical}"
+          + ("" if cfg.precision == "float32" else " (the engine trains in bfloat16)"))
+    eff = None if a.float64 else bench_ways.efficiency(cfg, arch, dset, dev, times)
+    if eff:
+        _print_efficiency(eff)
     compact = compaction(cfg, arch, dset, results["naive"][1], results["engine"][1])
     print("\ncompaction: the naive run's masked MaskedNet vs the engine run's network materialized "
           "(seed 0, weedout; |dlogit| includes their training drift)\n" + _compaction_text(compact))
@@ -238,10 +192,10 @@ def main(argv=None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({
             "command": " ".join(["python -m weedout.bench", *(sys.argv[1:] if argv is None else argv)]),
-            "times": times, "peak_mib": dict(zip(peaks, ({"host": h, "host_over_start": d, "device": g}
-                                                         for h, d, g in peaks.values()))),
-            "agree": ok, "agreement": agreement, "compaction": compact,
-            "environment": provenance.environment(dev),
+            "times": times, "peak_mib": {k: {"host": h, "host_over_start": d, "device": g}
+                                         for k, (h, d, g) in peaks.items()},
+            "agree": ok, "agreement": agreement, "baseline_identical": identical,
+            "efficiency": eff, "compaction": compact, "environment": provenance.environment(dev),
             "load_after": load(), "grid": {**vars(a), "widths": list(arch.widths),
                                             "batch_size": cfg.batch_size, "lr": cfg.lr},
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=1) + "\n")
