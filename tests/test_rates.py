@@ -23,15 +23,16 @@ def test_operations_carry_the_engines_flops(arch):
     assert sum(n for n, _ in scoring) == compute.scoring_flops(arch, kept, B, M)
     for _, fn in step + scoring:
         fn()
-    assert rates.seconds(step, "cpu", repeats=1) > 0
+    assert all(t > 0 for t in rates.seconds(step, "cpu", repeats=1))
 
 
 def test_training_ideal_counts_a_lone_mlp_as_two():
     arch = ARCHS[0]
     one, _ = rates.training_ideal([(arch, 1)], 1, 4, 8, 4, "cpu")
     assert one == 2 * compute.training_flops(arch, 1, 8, 4)
-    eff = rates.efficiency(10**9, 1.0, 4.0)
+    eff = rates.efficiency(10**9, (1.0, 0.5), 4.0, 1.0)
     assert eff["fraction"] == 0.25 and eff["machine_gflop_per_s"] == 1.0
+    assert eff["fraction_cpu"] == 0.5
 
 
 def test_bfloat16_operations_run_in_bfloat16():

@@ -17,13 +17,6 @@ from weedout.train import Schedule, sgd_step, train_stack
 SCHED = Schedule(epochs=2, batch_size=16, lr=0.05, momentum=0.9, weight_decay=5e-4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old, _ = torch.get_num_threads(), torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def toy(shape, n_classes=3, n_train=70, n_test=20):
     g = torch.Generator().manual_seed(0)
     return types.SimpleNamespace(

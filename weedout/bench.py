@@ -131,16 +131,19 @@ def _measure(cfg, arch, dset, dev) -> tuple[dict, dict, dict]:
         peak = Peak(dev)
         times[name], *results[name] = fn(cfg, arch, dset, dev)
         peaks[name] = peak.read()
-        times[name]["end to end"] = times[name]["search"] + times[name]["training"]
+        for clock in ("", " cpu"):
+            t = times[name]
+            t["end to end" + clock] = t["search" + clock] + t["training" + clock]
     return times, peaks, results
 
 
 def _print_times(times: dict, peaks: dict, dev: str) -> None:
-    print(f"\n{'phase':<12}{'naive s':>10}{'baseline s':>12}{'engine s':>10}"
+    print(f"\n{'phase (clock)':<18}{'naive s':>10}{'baseline s':>12}{'engine s':>10}"
           f"{'naive/engine':>14}{'baseline/engine':>17}")
-    for ph, n in times["naive"].items():
+    for ph, n in sorted(times["naive"].items(), key=lambda kv: kv[0].endswith("cpu")):
         b, e = times["baseline"][ph], times["engine"][ph]
-        print(f"{ph:<12}{n:>10.2f}{b:>12.2f}{e:>10.2f}{n / e:>13.1f}x{b / e:>16.2f}x")
+        label = ph[:-4] + " (CPU)" if ph.endswith(" cpu") else ph + " (wall)"
+        print(f"{label:<18}{n:>10.2f}{b:>12.2f}{e:>10.2f}{n / e:>13.1f}x{b / e:>16.2f}x")
     print(f"peak host memory ({Peak.how}): " + ", ".join(
         f"{k} {h:.0f} MiB (+{d:.0f} over its start)" for k, (h, d, _) in peaks.items()))
     if dev == "cuda":
@@ -153,7 +156,8 @@ def _print_efficiency(eff: dict) -> None:
           "convolutions, each timed alone now (weedout.rates)")
     for ph, e in eff.items():
         print(f"  {ph:<18} {e['gflops']:9.2f} GFLOP  engine {e['engine_gflop_per_s']:7.2f} GFLOP/s"
-              f"  machine {e['machine_gflop_per_s']:7.2f} GFLOP/s  fraction {e['fraction']:.0%}")
+              f"  machine {e['machine_gflop_per_s']:7.2f} GFLOP/s  fraction {e['fraction']:.0%} "
+              f"(on the CPU clock {e['fraction_cpu']:.0%})")
 
 
 def main(argv=None) -> int:

@@ -5,14 +5,13 @@ Each returns its per-phase wall times, the masks it chose and its trained networ
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import torch
 
 from . import baseline, masks, models, rates, reference, search
 from .cells import parent_params, schedule, scoring_batch
 from .config import derive_seed
-from .meters import sync
+from .meters import phases, stamp
 from .train import train_stack
 
 # Agreement tolerances. Scores: the same float32 forward with another reduction order (bmm of
@@ -64,35 +63,32 @@ def _cells(cfg, chosen, arch, dset):
 def run_naive(cfg, arch, dset, dev):
     parents, batches = _grid(cfg, arch, dset)
     sched = schedule(cfg)
-    t0, chosen = time.perf_counter(), {}
+    t0, chosen = stamp(dev), {}
     for seed in cfg.seeds:
         for s in cfg.sparsities:
             keep = _draw(arch, dset, seed, s, "search")(cfg.candidates)
             scores = reference.score_one_by_one(arch, parents[seed], keep, *batches[seed], cfg.score)
             best = int(torch.argmin(scores))
             chosen[s, seed] = (masks.select(keep, best), best, scores)
-    sync(dev)
-    t1, final = time.perf_counter(), {}
+    t1, final = stamp(dev), {}
     for s, nets in _cells(cfg, chosen, arch, dset):
         for method, seed, keep in nets:
             h = reference.train_one(arch, parents[seed], keep, dset, seed, sched)
             final[s, method, seed] = (float(h["test_acc"][-1, 0]), float(h["test_loss"][-1, 0]), h["net"])
-    sync(dev)
-    return {"search": t1 - t0, "training": time.perf_counter() - t1}, chosen, final
+    return phases(t0, t1, stamp(dev)), chosen, final
 
 
 def run_engine(cfg, arch, dset, dev, epoch_fn=None):
     """The engine on the grid; `epoch_fn`: the training step (`train_stack`'s; None: today's)."""
     parents, batches = _grid(cfg, arch, dset)
     sched = schedule(cfg)
-    t0, chosen = time.perf_counter(), {}
+    t0, chosen = stamp(dev), {}
     for seed in cfg.seeds:
         score = search.scorer(arch, parents[seed], *batches[seed], kind=cfg.score)
         for s in cfg.sparsities:
             found = search.random_search(_draw(arch, dset, seed, s, "search"), score, cfg.candidates)
             chosen[s, seed] = (found.best, found.best_index, torch.tensor(found.scores, dtype=torch.float64))
-    sync(dev)
-    t1, final = time.perf_counter(), {}
+    t1, final = stamp(dev), {}
     for s, nets in _cells(cfg, chosen, arch, dset):
         seeds = [seed for _, seed, _ in nets]
         unique = sorted(set(seeds))
@@ -103,8 +99,7 @@ def run_engine(cfg, arch, dset, dev, epoch_fn=None):
         for m, (method, seed, _) in enumerate(nets):
             final[s, method, seed] = (float(h["test_acc"][-1, m]), float(h["test_loss"][-1, m]),
                                       (carch, [p[m] for p in h["params"]]))
-    sync(dev)
-    return {"search": t1 - t0, "training": time.perf_counter() - t1}, chosen, final
+    return phases(t0, t1, stamp(dev)), chosen, final
 
 
 def run_baseline(cfg, arch, dset, dev):
@@ -143,14 +138,16 @@ def efficiency(cfg, arch, dset, dev, times: dict) -> dict:
     """The engine's search and training against the machine's rate for their operations
     (`weedout.rates`), measured now; `training_baseline`: the baseline's training fraction."""
     n_train, n_test = dset.x_train.shape[0], dset.x_test.shape[0]
+    engine, base = times["engine"], times.get("baseline")
     flops, ideal = rates.search_ideal(arch, cfg.sparsities, cfg.candidates, cfg.score_batch,
                                       len(cfg.seeds), dev)
-    out = {"search": rates.efficiency(flops, ideal, times["engine"]["search"])}
+    out = {"search": rates.efficiency(flops, ideal, engine["search"], engine["search cpu"])}
     cells = [(arch, len(cfg.seeds))] + [(arch.with_widths(masks.kept_widths(arch.widths, s)),
                                          2 * len(cfg.seeds)) for s in cfg.sparsities]
     flops, ideal = rates.training_ideal(cells, cfg.epochs, cfg.batch_size, n_train, n_test, dev,
                                         cfg.precision)
-    out["training"] = rates.efficiency(flops, ideal, times["engine"]["training"])
-    if "baseline" in times and cfg.precision == "float32":
-        out["training_baseline"] = rates.efficiency(flops, ideal, times["baseline"]["training"])
+    out["training"] = rates.efficiency(flops, ideal, engine["training"], engine["training cpu"])
+    if base is not None and cfg.precision == "float32":
+        out["training_baseline"] = rates.efficiency(flops, ideal, base["training"],
+                                                    base["training cpu"])
     return out

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
 from . import compute, masks, models, search
-from .meters import sync
+from .meters import stamp
 from .models import Arch
 
 EVAL_BATCH = 1000  # train.evaluate's batch
@@ -109,27 +108,27 @@ def pass_ops(arch: Arch, M: int, B: int, backward: bool, start: int = 0, shared:
     return ops + _linear(M, fan, arch.n_classes, B, False, backward, False, like)
 
 
-def seconds(ops: list[tuple[int, Callable]], device: str, repeats: int = 3) -> float:
-    """Sum over the operations of the median of `repeats` timings (after one untimed run)."""
-    total = 0.0
+def seconds(ops: list[tuple[int, Callable]], device: str, repeats: int = 3) -> tuple[float, float]:
+    """Sums over the operations of the median wall and the median process-CPU seconds of
+    `repeats` runs each (after one untimed run)."""
+    wall = cpu = 0.0
     with torch.inference_mode():
         for _, fn in ops:
             times = []
             for _ in range(repeats + 1):
-                sync(device)
-                t = time.perf_counter()
+                t = stamp(device)
                 fn()
-                sync(device)
-                times.append(time.perf_counter() - t)
-            total += statistics.median(times[1:])
-    return total
+                times.append(tuple(b - a for a, b in zip(t, stamp(device))))
+            wall += statistics.median(w for w, _ in times[1:])
+            cpu += statistics.median(c for _, c in times[1:])
+    return wall, cpu
 
 
 def search_ideal(arch: Arch, sparsities, candidates: int, batch: int, n_seeds: int,
-                 device: str) -> tuple[int, float]:
-    """(FLOPs, ideal seconds) of scoring `candidates` masks per seed and level, in the chunks
+                 device: str) -> tuple[int, tuple[float, float]]:
+    """(FLOPs, ideal (wall, CPU) seconds) of scoring `candidates` masks per seed and level, in the chunks
     `search.scorer` forms (float32: scoring runs in float32 in either precision)."""
-    flops, ideal = 0, 0.0
+    flops, ideal = 0, (0.0, 0.0)
     budget = search.default_budget(torch.device(device))
     for s in sparsities:
         kept = masks.kept_widths(arch.widths, s)
@@ -138,31 +137,39 @@ def search_ideal(arch: Arch, sparsities, candidates: int, batch: int, n_seeds: i
         t = {n: seconds(pass_ops(arch.with_widths(kept), n, batch, False, start=1, device=device),
                          device)
              for n in {chunk, rest} - {0}}
-        ideal += n_seeds * (full * t[chunk] + (t[rest] if rest else 0.0))
+        ideal = tuple(i + n_seeds * (full * c + (r if rest else 0.0))
+                      for i, c, r in zip(ideal, t[chunk], t.get(rest, (0.0, 0.0))))
         flops += n_seeds * compute.scoring_flops(arch, kept, batch, candidates)
     return flops, ideal
 
 
 def training_ideal(cells: list[tuple[Arch, int]], epochs: int, batch: int, n_train: int,
-                   n_test: int, device: str, precision: str = "float32") -> tuple[int, float]:
-    """(FLOPs, ideal seconds) of `train.train_stack` over the given (arch, stacked networks)
+                   n_test: int, device: str, precision: str = "float32"
+                   ) -> tuple[int, tuple[float, float]]:
+    """(FLOPs, ideal (wall, CPU) seconds) of `train.train_stack` over the given (arch, stacked networks)
     cells: every step's matmuls/convolutions forward and backward, and every evaluation pass
     (a last, smaller batch counted pro rata). An MLP stack of one runs as two (`train._as_two`):
     its copy is real work, counted in both."""
-    flops, ideal = 0, 0.0
+    flops, ideal = 0, (0.0, 0.0)
     for arch, M in cells:
         M = 2 if M == 1 and not arch.conv else M
         step = seconds(pass_ops(arch, M, batch, True, device=device, precision=precision), device)
         evaluation = seconds(pass_ops(arch, M, EVAL_BATCH, False, shared=True, device=device,
                                       precision=precision), device)
-        ideal += epochs * n_train / batch * step
-        ideal += (n_train + n_test * (1 + epochs)) / EVAL_BATCH * evaluation
+        ideal = tuple(i + epochs * n_train / batch * s + (n_train + n_test * (1 + epochs))
+                      / EVAL_BATCH * e for i, s, e in zip(ideal, step, evaluation))
         flops += M * compute.training_flops(arch, epochs, n_train, n_test)
     return flops, ideal
 
 
-def efficiency(flops: int, ideal: float, actual: float) -> dict:
-    """The engine's achieved rate against the machine's for the same operations."""
-    return {"gflops": flops / 1e9, "ideal_seconds": ideal, "engine_seconds": actual,
-            "machine_gflop_per_s": flops / ideal / 1e9, "engine_gflop_per_s": flops / actual / 1e9,
-            "fraction": ideal / actual}
+def efficiency(flops: int, ideal: tuple[float, float], actual: float,
+               actual_cpu: float | None = None) -> dict:
+    """The engine's achieved rate against the machine's for the same operations, on the wall
+    clock and (given the engine's CPU seconds) on the CPU clock."""
+    out = {"gflops": flops / 1e9, "ideal_seconds": ideal[0], "engine_seconds": actual,
+           "machine_gflop_per_s": flops / ideal[0] / 1e9,
+           "engine_gflop_per_s": flops / actual / 1e9, "fraction": ideal[0] / actual}
+    if actual_cpu is not None:
+        out.update(ideal_cpu_seconds=ideal[1], engine_cpu_seconds=actual_cpu,
+                   fraction_cpu=ideal[1] / actual_cpu)
+    return out
