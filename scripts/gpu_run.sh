@@ -51,8 +51,10 @@ if [ $DRY = 1 ]; then
         done
         PY_TARGET=${PY_TARGET:-python3.12}
     fi
-    # Toy sizes: the same commands, seconds of work each.
-    BENCH_ARGS=(--seeds 1 --candidates 6 --epochs 1 --sparsities 0.5 0.9 --train-subset 2048)
+    # Toy sizes: the same commands, seconds of work each; one torch thread, as the tests use:
+    # on a 2-core machine that other processes share, two OpenMP threads stall on each other.
+    BENCH_ARGS=(--seeds 1 --candidates 6 --epochs 1 --sparsities 0.5 0.9 --train-subset 2048
+                --threads 1)
     PAPER_ARGS=(--seeds 2 --sparsities 0.5,0.9 --candidates 8 --epochs 1
                 --results-dir "$OUT/results/paper" --figures-dir "$OUT/figures/paper")
     TEST_ARGS=(-m "oracle and not cuda")

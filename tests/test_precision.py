@@ -80,3 +80,19 @@ def test_cuda_support_is_asked_of_the_device(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     assert precision.supported("cuda") and precision.why_not("bfloat16", "cuda") is None
     assert precision.why_not("float32", "cpu") is None
+
+
+def test_bench_in_bfloat16_where_supported(bf16, tmp_path, capsys):
+    """The benchmark's bfloat16 path (here emulated: the flags are monkeypatched): the engine
+    trains in bfloat16, the baseline and the naive way in float32, the rates in bfloat16."""
+    from weedout import bench
+    out = tmp_path / "b.json"
+    rc = bench.main("--device cpu --seeds 1 --candidates 4 --epochs 1 --sparsities 0.5 "
+                    f"--threads 1 --train-subset 256 --precision bfloat16 --json {out}".split())
+    saved = json.loads(out.read_text())
+    assert rc in (0, 1) and saved["grid"]["precision"] == "bfloat16"
+    assert "training in bfloat16" in capsys.readouterr().out
+    assert saved["baseline_identical"] is False  # float32 baseline, bfloat16 engine
+    assert "training_baseline" not in saved["efficiency"]
+    assert bench.default_json(bench.parse(["--precision", "bfloat16"]), "cpu").name == \
+        "cpu-digits-mlp-bfloat16.json"
