@@ -63,6 +63,18 @@ def test_new_step_equals_the_old_bit_for_bit(kind, how):
     assert not torch.equal(new["params"][0], params[0])  # it trained
 
 
+def test_float64_stays_float64_bit_for_bit():
+    """The benchmark's --float64 check trains in double: no step may round through float32."""
+    arch = models.Arch("cnn", (2, 8, 8), (6, 5), 3)
+    params = [p.double() for p in models.stack([models.init_parent(arch, s) for s in range(2)])]
+    data = toy((2, 8, 8))
+    for k in ("x_train", "x_test"):
+        setattr(data, k, getattr(data, k).double())
+    new = train_stack(arch, params, data, [0, 1], SCHED)
+    assert new["params"][0].dtype == torch.float64
+    assert_same_bits(new, train_stack(arch, params, data, [0, 1], SCHED, epoch_fn=baseline.epoch))
+
+
 def test_a_stack_of_one_and_a_cut_run_take_the_new_step_too():
     arch = models.Arch("mlp", (1, 6, 6), (10, 7), 3)
     params, data = models.stack([models.init_parent(arch, 0)]), toy((1, 6, 6))

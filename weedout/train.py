@@ -44,6 +44,12 @@ def masked(params: list, weight_masks) -> list:
     return [p * weight_masks[i // 2] if i % 2 == 0 else p for i, p in enumerate(params)]
 
 
+def to_float32(logits: torch.Tensor) -> torch.Tensor:
+    """bfloat16 logits (of an autocast forward) as float32 for the loss and the metrics; any
+    other dtype as it is (float32, or float64 in the benchmark's --float64 check)."""
+    return logits.float() if logits.dtype == torch.bfloat16 else logits
+
+
 def data_order(seed: int, tag: str, epoch: int, n: int) -> torch.Tensor:
     """The permutation a network with this seed sees in this epoch (CPU generator: the same on
     every device)."""
@@ -66,7 +72,7 @@ def evaluate(arch: Arch, params: list, x: torch.Tensor, y: torch.Tensor,
         xb, yb = x[i:i + batch], y[i:i + batch]
         with autocast(precision, x.device.type):
             logits = models.forward(arch, params, xb, gates=gates)
-        logits = logits.float()
+        logits = to_float32(logits)
         loss += models.cross_entropy(logits, yb.expand(M, -1)).double().sum(1)
         correct += (logits.argmax(-1) == yb).double().sum(1)
     return (loss / x.shape[0]).cpu(), (correct / x.shape[0]).cpu()
@@ -154,7 +160,7 @@ class Stack:
         with autocast(self.sched.precision, xb.device.type):
             logits = models.forward(self.arch, masked(self.params, self.weight_masks), xb,
                                     gates=self.gates)
-        logits = logits.float()
+        logits = to_float32(logits)
         return logits, models.cross_entropy(logits, yb)
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor):
