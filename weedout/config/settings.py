@@ -67,6 +67,7 @@ class Config:
     lr: float = 0.05                          # SGD peak learning rate, cosine-annealed per step
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    precision: str = "float32"                # "bfloat16": mixed precision (weedout.core.precision)
     # -- where and how (not hashed) --
     device: str = "auto"
     data_root: str | None = None
@@ -105,14 +106,15 @@ class Config:
 
     def schedule(self) -> Schedule:
         """The training schedule every method of the run shares."""
-        return Schedule(self.epochs, self.batch_size, self.lr, self.momentum, self.weight_decay)
+        return Schedule(self.epochs, self.batch_size, self.lr, self.momentum, self.weight_decay,
+                        self.precision)
 
 
 # Notebook/CLI parameter name -> Config field.
 PARAMETERS = {"DATASETS": "datasets", "MODELS": "models", "SPARSITIES": "sparsities",
               "SEEDS": "seeds", "WIDTHS": "widths", "CANDIDATES": "candidates", "EPOCHS": "epochs",
-              "DEVICE": "device", "DATA_ROOT": "data_root", "RESULTS_DIR": "results_dir",
-              "FIGURES_DIR": "figures_dir"}
+              "DEVICE": "device", "PRECISION": "precision", "DATA_ROOT": "data_root",
+              "RESULTS_DIR": "results_dir", "FIGURES_DIR": "figures_dir"}
 
 
 def bad(name: str, value, allowed: str) -> ValueError:
