@@ -1,0 +1,78 @@
+"""The plug-in recipe as a user follows it (issue 21, item 5), and the results of presets that
+are not committed kept out of git.
+
+The README's example, `my_plugin.py` in the folder where the command is typed, with its quick
+preset `smoke_mine`: `WEEDOUT_PLUGINS=my_plugin python -m weedout --preset smoke_mine` must work
+without `export PYTHONPATH=$PWD`. The command imports the plug-in itself (`python -m` puts the
+working directory on its path) and now hands that path to the notebook kernels, which start in
+another folder; before, 01_search failed after 17 s with "could not be imported".
+"""
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from weedout.config import paths
+
+PLUGIN = '''
+import dataclasses
+from weedout import config, search
+
+def my_search(sample, score, budget, generator):
+    masks = sample(budget)
+    scores = score(masks)
+    best = int(scores.argmin())
+    return search.SearchResult([k[best:best + 1] for k in masks], scores.tolist(), best)
+
+search.STRATEGIES["my_search"] = my_search
+config.PRESETS["cpu_mine"] = dataclasses.replace(config.PRESETS["cpu"], preset="cpu_mine",
+                                                 strategy="my_search")
+config.PRESETS["smoke_mine"] = dataclasses.replace(config.PRESETS["smoke"], preset="smoke_mine",
+                                                   strategy="my_search")
+'''
+
+
+def test_the_kernels_import_a_plugin_from_the_working_directory(tmp_path):
+    (tmp_path / "my_plugin.py").write_text(PLUGIN)
+    # weedout itself from this checkout; the plug-in's folder is NOT on PYTHONPATH
+    env = {**os.environ, "PYTHONPATH": str(paths.ROOT), "WEEDOUT_PLUGINS": "my_plugin"}
+    proc = subprocess.run([sys.executable, "-m", "weedout", "--preset", "smoke_mine",
+                           "--sparsities", "0.5", "--epochs", "1", "--candidates", "4",
+                           "--results-dir", "res", "--figures-dir", "fig"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stderr == ""
+    config = pd.read_json(tmp_path / "res" / "config.json", typ="series")
+    assert config["preset"] == "smoke_mine" and config["strategy"] == "my_search"
+    assert (tmp_path / "res" / "stats.csv").exists()
+
+
+def git(*args) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", str(paths.ROOT), *args], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def tracked():
+    if git("rev-parse", "--git-dir").returncode != 0:
+        pytest.skip("not a git checkout")
+    return git("ls-files", "results", "figures").stdout.split()
+
+
+def test_every_committed_run_folder_is_tracked_and_not_ignored(tracked):
+    """.gitignore ignores results/* and figures/* and lets each committed preset back in: a
+    committed file that the patterns would ignore (or a new table of a committed preset) would
+    silently stay out of the next commit."""
+    folders = sorted({"/".join(p.split("/")[:2]) for p in tracked})
+    assert "results/cpu" in folders and "figures/cpu" in folders
+    probes = tracked + [f"{f}/a_new_table.csv" for f in folders]
+    ignored = git("check-ignore", "--no-index", *probes).stdout.split()
+    assert ignored == []
+
+
+@pytest.mark.parametrize("path", ["results/smoke_mine/stats.csv", "figures/smoke_mine/search.png",
+                                  "results/smoke/accuracy.csv", "results/cpu/trials/x/a.json",
+                                  "results/cpu/last_run.json"])
+def test_runs_of_presets_not_committed_are_ignored(tracked, path):
+    assert git("check-ignore", "--no-index", path).stdout.strip() == path
