@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from . import study
 
@@ -37,6 +38,30 @@ def runs(root: Path) -> pd.DataFrame:
                      "examples": int(differ.group(2)) if differ else 0,
                      **{part: t["naive"][part] / t["engine"][part] for part in PARTS}})
     return pd.DataFrame(rows)
+
+
+def plot_times(root: Path) -> Figure:
+    """Per benchmark run, the naive and the engine's wall time of its search and its training
+    (seconds, log scale), labelled by the command's arguments."""
+    rows = []
+    for f, b in benches(root):
+        for way in ("naive", "engine"):
+            rows.append({"run": b["command"].replace("python -m weedout.bench", "").strip() or
+                         "(defaults)", "way": way, **{p: b["times"][way][p] for p in PARTS[1:]}})
+    t = pd.DataFrame(rows)
+    fig = Figure(figsize=(9, 0.6 + 0.55 * t.run.nunique()), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, part in zip(axes, PARTS[1:]):
+        for k, (way, colour) in enumerate((("naive", "0.6"), ("engine", "#D55E00"))):
+            g = t[t.way == way]
+            ax.barh([i + 0.4 * k for i in range(len(g))], g[part], height=0.4, color=colour,
+                    label=way)
+        ax.set_xscale("log")
+        ax.set(xlabel=f"{part} (s, log scale)", title=part)
+    axes[0].set_yticks([i + 0.2 for i in range(t.run.nunique())], t.run.unique(), fontsize=7)
+    axes[0].invert_yaxis()
+    axes[1].legend(fontsize=8)
+    return fig
 
 
 def _ratios(r: pd.DataFrame) -> str:
