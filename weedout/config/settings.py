@@ -52,6 +52,8 @@ class Config:
     structure: str = "local"                  # node budget over the layers (weedout.structure)
     layer_density: tuple[float, ...] = ()     # nonuniform: relative density per hidden layer
     #                                           (() = the ERK-style rule)
+    init: str = "inherited"                   # "rescaled": kept units scaled to their kept
+    #                                           fan-in (weedout.core.inits)
     # -- beside the search: more methods on the same parents, seeds and levels (method = name) --
     comparators: tuple[str, ...] = ()         # more keys of STRATEGIES, e.g. ("snip", "grasp")
     controls: tuple[str, ...] = ()            # from CONTROLS: "scratch", "rescaled"
@@ -113,7 +115,7 @@ class Config:
 # Notebook/CLI parameter name -> Config field.
 PARAMETERS = {"DATASETS": "datasets", "MODELS": "models", "SPARSITIES": "sparsities",
               "SEEDS": "seeds", "WIDTHS": "widths", "CANDIDATES": "candidates", "EPOCHS": "epochs",
-              "DEVICE": "device", "PRECISION": "precision", "DATA_ROOT": "data_root",
+              "DEVICE": "device", "PRECISION": "precision", "INIT": "init", "DATA_ROOT": "data_root",
               "RESULTS_DIR": "results_dir", "FIGURES_DIR": "figures_dir"}
 
 
