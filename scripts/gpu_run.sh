@@ -13,6 +13,10 @@
 #   tests     the oracle tests on cuda (`pytest -m cuda`: masked = compacted, batched = one-by-one
 #             scoring, stacked = alone = naive training, repeated runs bit-identical)
 #   bench-*   python -m weedout.bench --device cuda: digits MLP, MNIST-1D CNN, Fashion-MNIST MLP/CNN
+#   bench-bf16-*  the Fashion-MNIST grids again with --precision bfloat16 (the engine trains
+#             under autocast; the small grids are left out to keep within the GPU's minutes);
+#             "skipped" where the device has no bfloat16 units (PRECISION would be refused:
+#             so on a CPU without AVX-512 BF16 or AMX, e.g. the dry run on an AMD EPYC)
 #   paper     python -m weedout --preset paper --datasets fashion_mnist --device cuda (4 notebooks),
 #             given whatever time is left
 #   collect   tables, run.json, figures, executed notebooks, trial records (to resume), versions
@@ -47,12 +51,15 @@ if [ $DRY = 1 ]; then
         done
         PY_TARGET=${PY_TARGET:-python3.12}
     fi
-    # Toy sizes: the same commands, seconds of work each.
-    BENCH_ARGS=(--seeds 1 --candidates 6 --epochs 1 --sparsities 0.5 0.9 --train-subset 2048)
+    # Toy sizes: the same commands, seconds of work each; one torch thread, as the tests use:
+    # on a 2-core machine that other processes share, two OpenMP threads stall on each other.
+    BENCH_ARGS=(--seeds 1 --candidates 6 --epochs 1 --sparsities 0.5 0.9 --train-subset 2048
+                --threads 1)
     PAPER_ARGS=(--seeds 2 --sparsities 0.5,0.9 --candidates 8 --epochs 1
                 --results-dir "$OUT/results/paper" --figures-dir "$OUT/figures/paper")
     TEST_ARGS=(-m "oracle and not cuda")
-    BENCH_LIMIT=240                                    # the naive CPU CNN is slow even at toy size
+    BENCH_LIMIT=420                                    # the naive CPU CNN is slow even at toy size,
+                                                       # and the baseline and the rates run too
 else
     DEADLINE=${DEADLINE:-460}
     DEV=cuda
@@ -106,15 +113,25 @@ fi
 # -- tests: the oracle tests on the device
 step tests 100 "$PY" -m pytest -q -p no:cacheprovider "${TEST_ARGS[@]}" tests/test_engine.py
 
-# -- bench: naive vs engine, side by side, JSON per grid
-for grid in "digits mlp" "mnist1d cnn1d" "fashion_mnist mlp --seeds 1 --epochs 1" \
-            "fashion_mnist cnn --seeds 1 --epochs 1"; do
-    set -- $grid
-    ds=$1 model=$2
-    shift 2
-    # In a dry run BENCH_ARGS (toy sizes) come last and win over the grid's own sizes.
-    step "bench-$ds-$model" "$BENCH_LIMIT" "$PY" -m weedout.bench --device "$DEV" --dataset "$ds" \
-        --model "$model" "$@" "${BENCH_ARGS[@]}" --json "$OUT/bench/$DEV-$ds-$model.json"
+# -- bench: naive vs baseline vs engine, side by side, JSON per grid; then the Fashion-MNIST
+# grids in bfloat16 where the device has bfloat16 units (--precision bfloat16 is refused elsewhere)
+GRIDS=("digits mlp" "mnist1d cnn1d" "fashion_mnist mlp --seeds 1 --epochs 1"
+       "fashion_mnist cnn --seeds 1 --epochs 1")
+BF16=$("$PY" -c "from weedout import precision; print(int(precision.supported('$DEV')))" 2>/dev/null)
+for prec in float32 bfloat16; do
+    for grid in "${GRIDS[@]}"; do
+        set -- $grid
+        ds=$1 model=$2 name=bench-$1-$2 json=$DEV-$1-$2
+        shift 2
+        if [ $prec = bfloat16 ]; then
+            [ $ds = fashion_mnist ] || continue
+            name=bench-bf16-$ds-$model json=$json-bfloat16
+            if [ "$BF16" != 1 ]; then skip "$name" "no bfloat16 units on $DEV"; continue; fi
+        fi
+        # In a dry run BENCH_ARGS (toy sizes) come last and win over the grid's own sizes.
+        step "$name" "$BENCH_LIMIT" "$PY" -m weedout.bench --device "$DEV" --dataset "$ds" \
+            --model "$model" --precision $prec "$@" "${BENCH_ARGS[@]}" --json "$OUT/bench/$json.json"
+    done
 done
 
 # -- paper: the paper preset on Fashion-MNIST through the four notebooks, with what time is left

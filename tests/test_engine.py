@@ -283,7 +283,11 @@ def test_bench_tiny_grid_agrees(capsys, tmp_path):
     assert "OK" in out and "end to end" in out and "compaction" in out
     saved = json.loads(out_json.read_text())
     assert saved["agree"] is True and saved["grid"]["dataset"] == "digits"
-    assert set(saved["times"]["naive"]) == {"search", "training", "end to end"}
+    assert set(saved["times"]) == {"naive", "baseline", "engine"}
+    assert set(saved["times"]["naive"]) == {"search", "training", "end to end", "search cpu",
+                                            "training cpu", "end to end cpu"}
+    assert saved["baseline_identical"] is True  # the step before issue 20: the same bits
+    assert all(saved["efficiency"][k]["fraction"] > 0 for k in ("search", "training"))
     assert saved["environment"]["engine"] == provenance.ENGINE_VERSION
     assert saved["command"].startswith("python -m weedout.bench --device cpu")
 

@@ -1,5 +1,6 @@
 """The shape of the package, computed from its source: sub-packages in layers that import only
-downwards, no import cycle, no package import hidden in a function without a reason.
+downwards, no import cycle, no package import hidden in a function without a reason, and
+modules and functions of a readable size.
 
 Layers, bottom to top (weedout/__init__.py says what each holds):
 
@@ -16,7 +17,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "weedout"
 LAYERS = {"core": 0, "data": 1, "config": 2, "analysis": 3, "viz": 3, "axes": 4, "pipeline": 5,
           "cluster": 6, "report": 7}
-TOP = 8  # weedout/*.py: cli, fetch, bench, meters, notebook_filter
+TOP = 8  # weedout/*.py and weedout/bench/: cli, fetch, notebook_filter, the benchmark
+MAX_MODULE, MAX_FUNCTION = 300, 60
 
 
 def modules() -> dict[str, Path]:
@@ -138,6 +140,20 @@ def test_the_core_imports_nothing_else_of_weedout():
 def test_package_imports_inside_functions_say_why():
     silent = [f"{m}:{line}" for m, line, why in graph()[1] if not why]
     assert silent == [], "a package import inside a function needs a comment saying why"
+
+
+def test_modules_and_functions_stay_readable():
+    long_modules, long_functions = [], []
+    for name, f in modules().items():
+        src = f.read_text()
+        if len(src.splitlines()) > MAX_MODULE:
+            long_modules.append(f"{name} ({len(src.splitlines())} lines)")
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION:
+                    long_functions.append(f"{name}.{node.name} ({n} lines)")
+    assert long_modules == [] and long_functions == [], (long_modules, long_functions)
 
 
 def test_the_checker_sees_a_cycle_and_a_layer_breach():

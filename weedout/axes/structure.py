@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from ..analysis import comparison
 from ..config import Config, cells, parent_of
@@ -121,9 +122,16 @@ def render_global(root: Path, preset: str) -> str:
     return "\n".join(lines)
 
 
+# Methods whose starting weights are not inherited from the parent as the mask cuts them: the
+# dense parent, and the controls (`scratch` is re-initialised, `rescaled` is rescaled already).
+NOT_INHERITED = ("dense", "scratch", "rescaled")
+
+
 class Structure(Axis):
+    """What a sub-network is: its mask structure (`structure`, `layer_density`) and how it
+    inherits the parent's weights (`init`: inherited, or rescaled to each unit's kept fan-in)."""
     name = "structure"
-    fields = ("structure", "layer_density")
+    fields = ("structure", "layer_density", "init")
     title = "Sparsity structure"
     about = ("How each level's node budget ends up spread over the hidden layers: the mean kept "
              "nodes per layer of weedout's and random's networks over the seeds, and the first "
@@ -141,6 +149,12 @@ class Structure(Axis):
                       "comparators, variants, controls, search_every or a strategy other than "
                       "random_search: global and unstructured masks are searched by random "
                       "search and trained beside random only")
+        if cfg.init == "rescaled" and (cfg.search_after or cfg.search_every
+                                       or "rescaled" in cfg.controls):
+            raise bad("INIT", cfg.init, "'inherited' in a run with search_after, search_every "
+                      "or the 'rescaled' control: rescaling applies to a parent's weights at "
+                      "initialisation, and the 'rescaled' control already is the rescaled random "
+                      "mask")
         for ds, model in cells(cfg):
             layers = len(cfg.mlp_widths if parent_of(model)[0] == "mlp" else cfg.cnn_channels)
             d = cfg.layer_density
@@ -150,10 +164,26 @@ class Structure(Axis):
                           f"for {model}), or () for the ERK-style rule")
 
     def mask_structure(self, cfg: Config):
-        return structures.make(cfg.structure, cfg.layer_density)
+        return structures.make(cfg.structure, cfg.layer_density, cfg.init)
+
+    def initialise(self, cfg: Config, level, prepared) -> None:
+        """INIT rescaled: every sparse network's kept units scaled to their kept fan-in."""
+        rows = [m for m, (method, _, _) in enumerate(level.nets) if method not in NOT_INHERITED]
+        if cfg.init == "rescaled" and rows:
+            with torch.no_grad():
+                self.mask_structure(cfg).rescale(level.arch, prepared, rows)
+
+    def tag(self, cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
+        """An `init` column after `model` in every table of a run whose sub-networks are
+        rescaled (the paper's inherited weights add none: committed tables stay as they are)."""
+        if cfg.init == "inherited" or "model" not in df.columns or "init" in df.columns:
+            return df
+        out = df.copy()
+        out.insert(out.columns.get_loc("model") + 1, "init", cfg.init)
+        return out
 
     def summary(self, cfg: Config, read) -> list:
-        if cfg.structure == "unstructured":  # weight masks keep every node
+        if cfg.structure in ("local", "unstructured"):  # even splits; weight masks keep nodes
             return []
         alloc = allocation(read("accuracy.csv"))
         return [("Mean kept nodes per layer and the first layer's share",

@@ -115,3 +115,11 @@ def default_preset() -> tuple[str, str]:
         return DEFAULT_PRESET, "default"
     words = [ln.split("#")[0].strip() for ln in lines]  # '#' starts a comment
     return next((w for w in words if w), ""), str(paths.PRESET_FILE)
+
+# Issue 19, the initialisation as a factor: the same grids with every kept unit's weights
+# rescaled to its kept fan-in (`Config.init`; weedout.core.inits), so that each conclusion of
+# the structure, global, unstructured and widths runs can be read under both initialisations.
+# `cpu_rescaled` is the cpu grid itself, the local networks the others are paired with.
+for _name in ("cpu", "cpu_structure", "cpu_global", "cpu_unstructured", "cpu_widths"):
+    PRESETS[f"{_name}_rescaled"] = dataclasses.replace(PRESETS[_name], preset=f"{_name}_rescaled",
+                                                        init="rescaled")

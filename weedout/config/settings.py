@@ -52,6 +52,8 @@ class Config:
     structure: str = "local"                  # node budget over the layers (weedout.structure)
     layer_density: tuple[float, ...] = ()     # nonuniform: relative density per hidden layer
     #                                           (() = the ERK-style rule)
+    init: str = "inherited"                   # "rescaled": kept units scaled to their kept
+    #                                           fan-in (weedout.core.inits)
     # -- beside the search: more methods on the same parents, seeds and levels (method = name) --
     comparators: tuple[str, ...] = ()         # more keys of STRATEGIES, e.g. ("snip", "grasp")
     controls: tuple[str, ...] = ()            # from CONTROLS: "scratch", "rescaled"
@@ -67,6 +69,7 @@ class Config:
     lr: float = 0.05                          # SGD peak learning rate, cosine-annealed per step
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    precision: str = "float32"                # "bfloat16": mixed precision (weedout.core.precision)
     # -- where and how (not hashed) --
     device: str = "auto"
     data_root: str | None = None
@@ -105,14 +108,15 @@ class Config:
 
     def schedule(self) -> Schedule:
         """The training schedule every method of the run shares."""
-        return Schedule(self.epochs, self.batch_size, self.lr, self.momentum, self.weight_decay)
+        return Schedule(self.epochs, self.batch_size, self.lr, self.momentum, self.weight_decay,
+                        self.precision)
 
 
 # Notebook/CLI parameter name -> Config field.
 PARAMETERS = {"DATASETS": "datasets", "MODELS": "models", "SPARSITIES": "sparsities",
               "SEEDS": "seeds", "WIDTHS": "widths", "CANDIDATES": "candidates", "EPOCHS": "epochs",
-              "DEVICE": "device", "DATA_ROOT": "data_root", "RESULTS_DIR": "results_dir",
-              "FIGURES_DIR": "figures_dir"}
+              "DEVICE": "device", "PRECISION": "precision", "INIT": "init", "DATA_ROOT": "data_root",
+              "RESULTS_DIR": "results_dir", "FIGURES_DIR": "figures_dir"}
 
 
 def bad(name: str, value, allowed: str) -> ValueError:

@@ -13,11 +13,11 @@ from pathlib import Path
 import torch
 
 from .. import data
-from ..core import search
+from ..core import inits, precision, search
 # The registries (PRESETS, STRATEGIES) are read through their modules at call time: plugins add
 # to them and tests may swap them for copies.
 from . import paths, plugins, presets
-from .grid import cells, parent_of, parent_widths
+from .grid import cells, device_of, parent_of, parent_widths
 from .settings import DEVICES, PARAMETERS, SCORES, VARIANT_KEYS, Config, bad, is_int
 
 
@@ -151,6 +151,12 @@ def _changes(given: dict) -> dict:
         if given["DEVICE"] not in DEVICES:
             raise bad("DEVICE", given["DEVICE"], f"one of {list(DEVICES)}")
         changes["device"] = given["DEVICE"]
+    if "PRECISION" in given:
+        changes["precision"] = given["PRECISION"]
+    if "INIT" in given:
+        if given["INIT"] not in inits.INITS:
+            raise bad("INIT", given["INIT"], f"one of {list(inits.INITS)}")
+        changes["init"] = given["INIT"]
     for key in ("DATA_ROOT", "RESULTS_DIR", "FIGURES_DIR"):
         if key in given:
             changes[PARAMETERS[key]] = _path(key, given[key])
@@ -191,7 +197,17 @@ def resolve(PRESET: str | None = None, **params) -> Config:
         raise bad("score", cfg.score, f"one of {list(SCORES)}")
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise bad("DEVICE", "cuda", "'auto' or 'cpu': torch sees no CUDA device here")
+    _precision(cfg)
     return cfg
+
+
+def _precision(cfg: Config) -> None:
+    """PRECISION: a known one, and bfloat16 only where the device has bfloat16 units."""
+    if cfg.precision not in precision.PRECISIONS:
+        raise bad("PRECISION", cfg.precision, f"one of {list(precision.PRECISIONS)}")
+    why = precision.why_not(cfg.precision, device_of(cfg))
+    if why is not None:
+        raise bad("PRECISION", cfg.precision, why)
 
 
 def variant(name: str) -> tuple[str, int | str]:

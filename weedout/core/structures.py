@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import masks, models, scoring
+from . import inits, masks, models, scoring
 from .models import KERNEL, Arch
 
 STRUCTURES = ("local", "nonuniform", "global", "unstructured")
@@ -98,9 +98,14 @@ def kept(arch: Arch, sparsity: float, structure: str = "local",
 class Local:
     """The paper's structure: exact-count node masks with every layer at the level's fraction,
     stored as kept node indices, scored by gathering the parent's first layer and trained as
-    compacted networks stacked by shape. The other structures change one part each."""
+    compacted networks stacked by shape. The other structures change one part each. `init`:
+    how a candidate inherits the parent's weights (weedout.core.inits), in scoring and in
+    `rescale` for training."""
     name = "local"
     dense_cost = False  # a scored candidate costs its compacted forward pass
+
+    def __init__(self, init: str = "inherited"):
+        self.init = init
 
     def kept(self, arch: Arch, s: float) -> tuple[int, ...] | None:
         """The kept widths of every mask of a level; None: the local widths, through the
@@ -113,7 +118,7 @@ class Local:
         return lambda n: masks.sample(arch.widths, s, n, generator, kept)
 
     def scorer(self, arch: Arch, parent, x, y, kind: str):
-        return scoring.scorer(arch, parent, x, y, kind=kind)
+        return scoring.scorer(arch, parent, x, y, kind=kind, init=self.init)
 
     def full(self, arch: Arch):
         """The mask that keeps everything, in the form `scorer` takes."""
@@ -133,12 +138,18 @@ class Local:
         carch, params = models.compact(arch, parents, keep, index)
         return Prepared(carch, params, [carch.widths] * len(keeps), keep=keep)
 
+    def rescale(self, arch: Arch, prepared: Prepared, rows) -> None:
+        """In place: the networks `rows` of a prepared level with every kept unit's incoming
+        weights scaled to its kept fan-in (`weedout.core.inits`)."""
+        inits.rescale(prepared.params, inits.node_factors(arch.widths, prepared.arch.widths), rows)
+
 
 class NonUniform(Local):
     """The local total of kept nodes spread by a density vector (`kept`: `allocate`)."""
     name = "nonuniform"
 
-    def __init__(self, density: tuple[float, ...] = ()):
+    def __init__(self, density: tuple[float, ...] = (), init: str = "inherited"):
+        super().__init__(init)
         self.density = tuple(density)
 
     def kept(self, arch: Arch, s: float) -> tuple[int, ...]:
@@ -155,7 +166,7 @@ class Global(Local):
         return lambda n: masks.sample_global(arch.widths, budget, n, generator)
 
     def scorer(self, arch: Arch, parent, x, y, kind: str):
-        return scoring.gated_scorer(arch, parent, x, y, kind=kind)
+        return scoring.gated_scorer(arch, parent, x, y, kind=kind, init=self.init)
 
     def full(self, arch: Arch):
         return masks.to_binary(masks.full(arch.widths), arch.widths)
@@ -170,6 +181,9 @@ class Global(Local):
         widths = [tuple(layer.shape[1] for layer in k) for k in keeps]
         return Prepared(arch, [p[index] for p in parents], widths, gates=gates)
 
+    def rescale(self, arch: Arch, prepared: Prepared, rows) -> None:
+        inits.rescale(prepared.params, inits.gate_factors(arch.widths, prepared.gates), rows)
+
 
 class Unstructured(Local):
     """Weight masks: per weight matrix the weights the level's local node mask keeps there,
@@ -183,7 +197,7 @@ class Unstructured(Local):
         return lambda n: masks.sample_weights(shapes, counts, n, generator)
 
     def scorer(self, arch: Arch, parent, x, y, kind: str):
-        return scoring.weight_scorer(arch, parent, x, y, kind=kind)
+        return scoring.weight_scorer(arch, parent, x, y, kind=kind, init=self.init)
 
     def full(self, arch: Arch):
         return [torch.ones(1, *shape) for shape in masks.weight_shapes(arch)]
@@ -200,6 +214,9 @@ class Unstructured(Local):
         return Prepared(arch, [p[index] for p in parents], [arch.widths] * len(keeps),
                         weight_masks=weights)
 
+    def rescale(self, arch: Arch, prepared: Prepared, rows) -> None:
+        inits.rescale(prepared.params, inits.weight_factors(prepared.weight_masks), rows)
+
 
 @dataclass
 class Prepared:
@@ -214,13 +231,14 @@ class Prepared:
     keep: list | None = None
 
 
-def make(name: str = "local", density: tuple[float, ...] = ()) -> Local:
-    """The structure called `name` (one of STRUCTURES)."""
+def make(name: str = "local", density: tuple[float, ...] = (), init: str = "inherited") -> Local:
+    """The structure called `name` (one of STRUCTURES), its candidates inheriting the parent's
+    weights by `init` (one of weedout.core.inits.INITS)."""
     kinds = {"local": Local, "nonuniform": NonUniform, "global": Global,
              "unstructured": Unstructured}
     if name not in kinds:
         raise ValueError(f"structure={name!r} is not allowed: one of {list(kinds)}")
-    return NonUniform(density) if name == "nonuniform" else kinds[name]()
+    return NonUniform(density, init) if name == "nonuniform" else kinds[name](init)
 
 
 LOCAL = Local()

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from ..config import paths
+from ..core.hardware import cpu_model
 
 ENGINE_VERSION = 2
 
@@ -70,17 +71,6 @@ def _fp32(precision: str) -> None:
     else:
         torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
         torch.backends.cudnn.allow_tf32 = precision == "tf32"
-
-
-def cpu_model() -> str:
-    """The CPU's marketing name ('AMD EPYC 7B13'), not just the architecture."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 @functools.lru_cache(maxsize=1)

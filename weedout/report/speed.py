@@ -1,5 +1,6 @@
-"""The README's speed block: the benchmark's naive-vs-engine ratios, from results/bench/*.json
-(`python -m weedout.bench` writes them)."""
+"""The README's speed block: the benchmark's naive-vs-engine ratios, the training step against
+the engine before issue 20 and the efficiency against the machine's own rate, from
+results/bench/*.json (`python -m weedout.bench` writes them)."""
 from __future__ import annotations
 
 import json
@@ -20,22 +21,44 @@ def _agreement(b: dict) -> str:
             + (f", loss {loss.group(1)}" if loss else ""))
 
 
+def clock(b: dict) -> str:
+    """The clock a file's engine comparisons are read on: CPU time for a CPU run with one torch
+    thread (other processes on the cores then slow the wall clock, not the CPU's), else wall."""
+    env = b["environment"]
+    return " cpu" if env["device"] == "cpu" and env["torch_threads"] == 1 and \
+        "training cpu" in b["times"]["engine"] else ""
+
+
+def _speed_row(b: dict) -> str:
+    """One benchmark file as a row: times and ratios, and (files from issue 20 on) the training
+    step against the engine's before issue 20, and the efficiency against the machine's rate."""
+    t, env, mem = b["times"], b["environment"], b.get("peak_mib", {})
+    ratio = {k: t["naive"][k] / t["engine"][k] for k in ("search", "training", "end to end")}
+    device = (env["device"] if env["device"] != "cpu"
+              else f"{env['cpu']} ({env['cpu_count']} cores, {env['torch_threads']} threads)")
+    host = (f"{mem['naive']['host']:.0f} / {mem['engine']['host']:.0f} MiB"
+            if "naive" in mem else "n/a")
+    before = eff = "n/a"
+    c = clock(b)
+    if "baseline" in t:
+        before = f"{t['baseline']['training' + c] / t['engine']['training' + c]:.2f}×" + (
+            " (same bits)" if b.get("baseline_identical") else "")
+    if b.get("efficiency"):
+        e, f = b["efficiency"], "fraction" + c.replace(" ", "_")
+        eff = f"{e['search'][f]:.0%}, {e['training'][f]:.0%}" + (
+            f" (was {e['training_baseline'][f]:.0%})" if "training_baseline" in e else "")
+    return (f"| `{b['command'].strip()}` | {device} | {t['naive']['end to end']:.1f} s | "
+            f"{t['engine']['end to end']:.1f} s | **{ratio['end to end']:.1f}×** "
+            f"({ratio['search']:.1f}×, {ratio['training']:.1f}×) | {before} | {eff} | "
+            f"{_agreement(b)} | {host} |")
+
+
 def render_speed(root: Path = paths.ROOT) -> str:
     files = sorted((root / "results" / "bench").glob("*.json"))
-    lines = ["| command | device | naive | engine | ratio (search, training) | agreement | "
-             "peak host memory, naive / engine |", "|---|---|---:|---:|---:|---|---:|"]
-    for f in files:
-        b = json.loads(f.read_text())
-        t, env, mem = b["times"], b["environment"], b.get("peak_mib", {})
-        ratio = {k: t["naive"][k] / t["engine"][k] for k in t["naive"]}
-        device = (env["device"] if env["device"] != "cpu"
-                  else f"{env['cpu']} ({env['cpu_count']} cores, {env['torch_threads']} threads)")
-        host = (f"{mem['naive']['host']:.0f} / {mem['engine']['host']:.0f} MiB"
-                if "naive" in mem else "n/a")
-        lines.append(f"| `{b['command'].strip()}` | {device} | {t['naive']['end to end']:.1f} s | "
-                     f"{t['engine']['end to end']:.1f} s | **{ratio['end to end']:.1f}×** "
-                     f"({ratio['search']:.1f}×, {ratio['training']:.1f}×) | "
-                     f"{_agreement(b)} | {host} |")
+    lines = ["| command | device | naive | engine | ratio (search, training) | training: engine "
+             "before issue 20 / now | efficiency (search, training) | agreement | peak host "
+             "memory, naive / engine |", "|---|---|---:|---:|---:|---:|---:|---|---:|"]
+    lines += [_speed_row(json.loads(f.read_text())) for f in files]
     lines += ["", "A trained sparse network physically compacted (`models.materialize`: a small dense "
               "`nn.Sequential`) vs the same network as a masked full-size one, at the grid's highest "
               "sparsity (forward of a batch of 256 test examples, median):", "",
@@ -47,6 +70,11 @@ def render_speed(root: Path = paths.ROOT) -> str:
             c = max(b["compaction"], key=lambda r: r["sparsity"])
             lines.append(f"| `{b['command'].strip()}` | {c['sparsity']:g} | {c['params_masked']:,} → "
                          f"{c['params_compact']:,} | {c['ms_masked']:.3f} → {c['ms_compact']:.3f} |")
-    lines += ["", "Each row: `results/bench/<device>-<dataset>-<model>.json` (hardware, load average, "
-              "versions and the agreement details are in the file)."]
+    lines += ["", "Each row: a file of `results/bench/` (hardware, load average, versions, the "
+              "agreement details and the efficiency's GFLOP/s are in the file). Efficiency: the "
+              "engine's FLOP/s as a fraction of the machine's own rate for the same batched "
+              "matmuls and convolutions, each timed alone in the same run (`weedout/bench/rates.py`). "
+              "Runs with one torch thread on a CPU are compared with the engine before issue 20 "
+              "and with the machine's rate on the CPU clock (process CPU seconds: the time other "
+              "processes held the cores is not counted); the others on the wall clock."]
     return "\n".join(lines)

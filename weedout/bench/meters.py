@@ -10,12 +10,28 @@ from pathlib import Path
 
 import torch
 
-from .pipeline import provenance
+from ..pipeline import provenance
 
 
 def sync(dev: str) -> None:
     if dev == "cuda":
         torch.cuda.synchronize()
+
+
+def stamp(dev: str) -> tuple[float, float]:
+    """(wall, process CPU) seconds now, after the device's queue drains. CPU time leaves out
+    the time other processes held these cores: on a shared machine, with one torch thread, it
+    is the fairer clock; wall time is the one that counts on an idle machine or a GPU."""
+    sync(dev)
+    return time.perf_counter(), time.process_time()
+
+
+def phases(*stamps: tuple[float, float], names=("search", "training")) -> dict:
+    """Wall and CPU seconds between consecutive stamps: {name: wall, name + " cpu": cpu}."""
+    out = {}
+    for name, a, b in zip(names, stamps, stamps[1:]):
+        out[name], out[name + " cpu"] = b[0] - a[0], b[1] - a[1]
+    return out
 
 
 def _status_mib(field: str) -> float:
