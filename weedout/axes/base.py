@@ -143,7 +143,8 @@ class SeedSearch:
         ctx = search.context(self.arch, self.parent, x, y, s, budget or self.cfg.candidates, g,
                              score, kept=self.structure.kept(self.arch, s),
                              sample=self.structure.sampler(self.arch, s, g),
-                             dense_cost=self.structure.dense_cost)
+                             dense_cost=self.structure.dense_cost,
+                             nodes_total=self.structure.nodes_total(self.arch, s))
         ctx.evaluate = self.score  # what saliency methods and variants report: the main score
         return search.run(search.STRATEGIES[name], ctx)
 

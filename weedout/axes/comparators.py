@@ -25,7 +25,8 @@ from .base import Axis, Level, SeedSearch, from_record
 
 def _search(seeded: SeedSearch, name: str, s: float) -> dict:
     res, c = seeded.search(name, s, "search", name)  # its own stream
-    return {"keep": masks.to_lists(res.best), "score": res.scores[res.best_index], "cost": c}
+    return {"keep": seeded.structure.store(res.best), "score": res.scores[res.best_index],
+            "cost": c}
 
 
 class Comparators(Axis):

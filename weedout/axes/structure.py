@@ -16,7 +16,7 @@ import torch
 from ..analysis import comparison
 from ..config import Config, cells, parent_of
 from ..config.settings import bad
-from ..core import structures
+from ..core import allocation as counting, structures
 from ..viz import fmt
 from .base import Axis, committed
 
@@ -131,7 +131,7 @@ class Structure(Axis):
     """What a sub-network is: its mask structure (`structure`, `layer_density`) and how it
     inherits the parent's weights (`init`: inherited, or rescaled to each unit's kept fan-in)."""
     name = "structure"
-    fields = ("structure", "layer_density", "init")
+    fields = ("structure", "layer_density", "init", "equal_to", "weight_rule")
     title = "Sparsity structure"
     about = ("How each level's node budget ends up spread over the hidden layers: the mean kept "
              "nodes per layer of weedout's and random's networks over the seeds, and the first "
@@ -142,13 +142,22 @@ class Structure(Axis):
             raise bad("structure", cfg.structure, f"one of {list(structures.STRUCTURES)}")
         if cfg.layer_density and cfg.structure != "nonuniform":
             raise bad("layer_density", cfg.layer_density, "() unless structure='nonuniform'")
+        for field, allowed, owner in (("equal_to", counting.EQUAL_TO, "nonuniform"),
+                                      ("weight_rule", counting.WEIGHT_RULES, "unstructured")):
+            value = getattr(cfg, field)
+            if value not in allowed:
+                raise bad(field, value, f"one of {list(allowed)}")
+            if value != allowed[0] and cfg.structure != owner:
+                raise bad(field, value, f"{allowed[0]!r} unless structure={owner!r}")
         if cfg.structure in ("global", "unstructured") and (
-                cfg.comparators or cfg.variants or cfg.controls or cfg.search_every
-                or cfg.strategy != "random_search"):
+                cfg.variants or cfg.controls or cfg.search_every
+                or cfg.strategy != "random_search"
+                or (cfg.comparators and cfg.structure == "unstructured")):
             raise bad("structure", cfg.structure, "'local' or 'nonuniform' in a run with "
-                      "comparators, variants, controls, search_every or a strategy other than "
-                      "random_search: global and unstructured masks are searched by random "
-                      "search and trained beside random only")
+                      "variants, controls, search_every or a strategy other than random_search "
+                      "(or comparators, for unstructured masks): global and unstructured masks "
+                      "are searched by random search, trained beside random, and global ones "
+                      "beside saliency comparators ranked across the layers")
         if cfg.init == "rescaled" and (cfg.search_after or cfg.search_every
                                        or "rescaled" in cfg.controls):
             raise bad("INIT", cfg.init, "'inherited' in a run with search_after, search_every "
@@ -164,7 +173,8 @@ class Structure(Axis):
                           f"for {model}), or () for the ERK-style rule")
 
     def mask_structure(self, cfg: Config):
-        return structures.make(cfg.structure, cfg.layer_density, cfg.init)
+        return structures.make(cfg.structure, cfg.layer_density, cfg.init, cfg.equal_to,
+                               cfg.weight_rule)
 
     def initialise(self, cfg: Config, level, prepared) -> None:
         """INIT rescaled: every sparse network's kept units scaled to their kept fan-in."""
