@@ -170,12 +170,7 @@ def test_readme_prose_has_no_typed_result_numbers():
     assert hits == [], f"{len(hits)} typed numbers, e.g. {hits[:5]}"
 
 
-@pytest.mark.parametrize("name", [
-    "01_search", pytest.param("02_training", marks=pytest.mark.xfail(strict=True, reason="'0.0 = "
-                              "the dense parent' (to be a code span when the notebook is reworked)")),
-    pytest.param("03_analysis", marks=pytest.mark.xfail(strict=True, reason="its axis paragraphs "
-                 "(issue 17: 03_analysis shows only the run's axes) type settings and a result")),
-    "04_figures"])
+@pytest.mark.parametrize("name", ["01_search", "02_training", "03_analysis", "04_figures"])
 def test_pipeline_prose_has_no_typed_result_numbers(name):
     path = ROOT / "notebooks" / f"{name}.ipynb"
     assert prose.result_digits(prose.markdown_cells(path)) == []
