@@ -18,9 +18,17 @@ from ..config import Config, cells, parent_of
 from ..config.settings import bad
 from ..core import allocation as counting, structures
 from ..viz import fmt
+from ..viz import methods as methods_viz
 from .base import Axis, committed
 
 LOCAL_PRESET = "cpu_pai"  # the local networks the other structures are paired with
+LOCAL_RESCALED = "cpu_rescaled"  # ... and those of a run whose sub-networks are rescaled
+
+
+def local_preset(run: dict) -> str:
+    """The committed local run a structure run is paired with: the same initialisation."""
+    rescaled = run.get("config", {}).get("init") == "rescaled"
+    return LOCAL_RESCALED if rescaled else LOCAL_PRESET
 
 
 def allocation(accuracy):
@@ -45,8 +53,8 @@ def verdict_counts(v: pd.Series) -> str:
 
 def _vs_local(preset: str, run: dict, name: str, st: pd.DataFrame, pairs: pd.DataFrame) -> list:
     """Evidence line and one row per dataset x model: weedout vs random under structure `name`
-    (stats.csv), and its networks vs the local ones of LOCAL_PRESET (`pairs`), per method."""
-    lines = [f"From {fmt.evidence(preset, run)}; local networks from `{LOCAL_PRESET}`.", "",
+    (stats.csv), and its networks vs the local ones of `local_preset` (`pairs`), per method."""
+    lines = [f"From {fmt.evidence(preset, run)}; local networks from `{local_preset(run)}`.", "",
              f"| dataset / model | weedout vs random, {name}: equivalent / inconclusive / "
              f"better / worse | smallest p (Holm) | {name} vs local, random: equivalent / "
              "inconclusive / better / worse | the same, weedout |", "|---|---|---:|---|---|"]
@@ -61,10 +69,12 @@ def _vs_local(preset: str, run: dict, name: str, st: pd.DataFrame, pairs: pd.Dat
 def _runs(root: Path, preset: str):
     """(folder, run, stats, accuracy, pairs with the local run) or the line saying what is missing."""
     got = committed(root, preset, "stats.csv", "accuracy.csv")
-    local = Path(root) / "results" / LOCAL_PRESET / "accuracy.csv"
-    if isinstance(got, str) or not local.exists():
-        return got if isinstance(got, str) else f"No committed `{LOCAL_PRESET}` run to compare with."
+    if isinstance(got, str):
+        return got
     folder, run = got
+    local = Path(root) / "results" / local_preset(run) / "accuracy.csv"
+    if not local.exists():
+        return f"No committed `{local_preset(run)}` run to compare with."
     acc = pd.read_csv(folder / "accuracy.csv")
     return (folder, run, pd.read_csv(folder / "stats.csv"), acc,
             comparison.paired_runs(pd.read_csv(local), acc))
@@ -108,7 +118,7 @@ def render_global(root: Path, preset: str) -> str:
     lines = _vs_local(preset, run, "global", st, pairs)
     alloc = allocation(acc).set_index(["dataset", "model", "sparsity", "method"])
     lines += ["", f"Per level: mean kept nodes per layer over the seeds (the local split in "
-              f"`{LOCAL_PRESET}` is even), the first layer's share (mean ± sd over seeds), and "
+              f"`{local_preset(run)}` is even), the first layer's share (mean ± sd over seeds), and "
               "weedout − random (pp, Holm p):", "",
               "| dataset / model | sparsity | weedout: kept, first share | random: kept, first "
               "share | weedout − random |", "|---|---:|---|---|---:|"]
@@ -191,6 +201,12 @@ class Structure(Axis):
         out = df.copy()
         out.insert(out.columns.get_loc("model") + 1, "init", cfg.init)
         return out
+
+    def figures(self, cfg: Config, read) -> dict:
+        """Global masks: the split of the budget each method ends with (`plot_split`)."""
+        if cfg.structure != "global":
+            return {}
+        return {"split": methods_viz.plot_split(allocation(read("accuracy.csv")))}
 
     def summary(self, cfg: Config, read) -> list:
         if cfg.structure in ("local", "unstructured"):  # even splits; weight masks keep nodes
