@@ -3,6 +3,7 @@ parents, seeds and random controls, their statistics agree with the main table's
 overlap, and the controls start from the weights they claim to."""
 import dataclasses
 import math
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -58,7 +59,7 @@ def test_controls_start_from_the_weights_they_claim(run):
     parent = models.stack([workers.parent_params(arch, "digits", "mlp", seed, "cpu")])
     carch, params = models.compact(arch, parent, masks.cat([keep] * 3), torch.zeros(3, dtype=torch.long))
     level = Level(cfg, "digits", "mlp", s, None, arch, nets, [seed] * 3, parent, None, None)
-    registry.get("controls").initialise(cfg, level, params, carch)
+    registry.get("controls").initialise(cfg, level, SimpleNamespace(params=params, arch=carch))
     fresh = models.init_parent(carch, derive_seed(seed, "scratch", "digits", "mlp", s))
     for i, p in enumerate(params):
         torch.testing.assert_close(p[2], fresh[i], rtol=0, atol=0)

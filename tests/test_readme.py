@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from weedout.config import paths
-from weedout.report import claims, readme
+from weedout.report import claims, questions, readme
 
 
 def test_readme_blocks_are_up_to_date():
@@ -26,7 +26,7 @@ def test_a_hand_edited_number_is_caught_and_restored(capsys):
 
 
 def test_missing_block_is_an_error():
-    with pytest.raises(ValueError, match="generated:speed"):
+    with pytest.raises(ValueError, match="generated:questions"):
         readme.update("<!-- generated:claims -->\nx\n<!-- /generated:claims -->\n")
 
 
@@ -48,3 +48,20 @@ def test_claims_follow_the_tables(tmp_path):
         assert row["seeds"] == len(dense) and row["levels"] == cell.sparsity[cell.sparsity > 0].nunique()
     run = json.loads((tmp_path / "results" / "cpu" / "run.json").read_text())
     assert f"{len(run['config']['seeds'])} seeds" in evidence and "results/cpu/run.json" in evidence
+
+
+def test_questions_link_every_study_notebook_with_its_answer():
+    """The README's table of questions: one row per study notebook in reading order, its link a
+    file that exists, its title the notebook's H1, its answer what the notebook's first output
+    says (the same function)."""
+    rows = readme.render_questions().splitlines()[2:]
+    assert len(rows) == len(questions.ANSWERS)
+    for row, (stem, answer) in zip(rows, questions.ANSWERS.items()):
+        link, title, said = [c.strip() for c in row.strip("|").split(" | ")]
+        path = paths.ROOT / f"notebooks/study/{stem}.ipynb"
+        assert link == f"[{stem}](notebooks/study/{stem}.ipynb)" and path.exists()
+        nb = json.loads(path.read_text())
+        assert "".join(nb["cells"][0]["source"]).startswith(f"# {title}\n")
+        first = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]][0]
+        assert "".join(first["data"]["text/markdown"]) == f"**In one line.** {said}"
+        assert said == answer(paths.ROOT)

@@ -13,7 +13,7 @@ import torch
 from weedout import config, data, experiment
 from weedout.analysis import comparison
 from weedout.config import paths
-from weedout.core import masks, models, reference, scoring, search, structures
+from weedout.core import allocation, masks, models, reference, scoring, search, structures
 from weedout.pipeline import workers
 
 from smoke_runs import run_smoke, tiny
@@ -34,9 +34,9 @@ def hamilton(total: int, shares: list[float]) -> list[int]:
 
 def test_erk_density_by_hand():
     # MLP 64 -> 256 -> 256 -> 10: 1/fan_in + 1/fan_out per hidden layer
-    assert structures.erk_density(MLP) == pytest.approx((1 / 64 + 1 / 256, 1 / 256 + 1 / 10))
+    assert allocation.erk_density(MLP) == pytest.approx((1 / 64 + 1 / 256, 1 / 256 + 1 / 10))
     # 1-D CNN, kernel 5: fan-in 1x5 and 32x5; the last block feeds 10 classes x 10 positions
-    assert structures.erk_density(CNN1D) == pytest.approx((1 / 5 + 1 / 160, 1 / 160 + 1 / 100))
+    assert allocation.erk_density(CNN1D) == pytest.approx((1 / 5 + 1 / 160, 1 / 160 + 1 / 100))
 
 
 @pytest.mark.parametrize("case", range(200))
@@ -45,7 +45,7 @@ def test_allocation_is_exact_and_proportional(case):
     widths = tuple(rng.randint(1, 300) for _ in range(rng.randint(1, 4)))
     density = tuple(rng.uniform(0.01, 10) for _ in widths)
     total = rng.randint(len(widths), sum(widths))
-    got = structures.allocate(widths, total, density)
+    got = allocation.allocate(widths, total, density)
     assert sum(got) == total
     assert all(1 <= k <= w for k, w in zip(got, widths))
     shares = [w * d for w, d in zip(widths, density)]
@@ -58,17 +58,17 @@ def test_nonuniform_keeps_the_local_total_and_local_is_unchanged():
     for arch in (MLP, CNN1D):
         for s in (0.1, 0.3, 0.5, 0.8, 0.9, 0.99):
             local = masks.kept_widths(arch.widths, s)
-            assert structures.kept(arch, s) == local
-            assert sum(structures.kept(arch, s, "nonuniform")) == sum(local)
-            assert structures.kept(arch, s, "nonuniform", (1.0, 1.0)) == \
-                structures.allocate(arch.widths, sum(local), (1.0, 1.0))
+            assert allocation.kept(arch, s) == local
+            assert sum(allocation.kept(arch, s, "nonuniform")) == sum(local)
+            assert allocation.kept(arch, s, "nonuniform", (1.0, 1.0)) == \
+                allocation.allocate(arch.widths, sum(local), (1.0, 1.0))
     # ERK keeps more of the layer next to the 10 classes in the MLP
-    k1, k2 = structures.kept(MLP, 0.8, "nonuniform")
+    k1, k2 = allocation.kept(MLP, 0.8, "nonuniform")
     assert k2 > k1
 
 
 def test_sampled_masks_have_the_structure_counts():
-    kept = structures.kept(MLP, 0.8, "nonuniform")
+    kept = allocation.kept(MLP, 0.8, "nonuniform")
     keep = masks.sample(MLP.widths, 0.8, 50, torch.Generator().manual_seed(0), kept)
     assert tuple(k.shape[1] for k in keep) == kept
     for k, w in zip(keep, MLP.widths):
@@ -107,7 +107,7 @@ def test_nonuniform_networks_have_the_allocated_widths(runs):
     arch = models.arch_for("mlp", (64,), 10, cfg.mlp_widths, cfg.cnn_channels)
     local, _ = runs["local"]
     for s in cfg.sparsities:
-        want = "-".join(map(str, structures.kept(arch, s, "nonuniform")))
+        want = "-".join(map(str, allocation.kept(arch, s, "nonuniform")))
         level = acc[(acc.sparsity == s) & acc.method.isin(["weedout", "random"])]
         assert set(level.widths) == {want}
         # the same hidden nodes in all as local: the same achieved node sparsity
@@ -203,7 +203,7 @@ def test_global_run_keeps_the_total_and_the_winner_is_the_search_minimum(tmp_pat
     arch = models.arch_for("mlp", (64,), 10, cfg.mlp_widths, cfg.cnn_channels)
     sparse = acc[acc.sparsity > 0]
     for r in sparse.itertuples():
-        assert sum(map(int, r.widths.split("-"))) == structures.total(arch, r.sparsity)
+        assert sum(map(int, r.widths.split("-"))) == allocation.total(arch, r.sparsity)
     assert sparse.widths.nunique() > 2  # the allocations differ
     w = sparse[sparse.method == "weedout"].set_index(["sparsity", "seed"]).init_score
     best = search_csv.groupby(["sparsity", "seed"]).score.min()
@@ -216,6 +216,9 @@ def test_global_run_keeps_the_total_and_the_winner_is_the_search_minimum(tmp_pat
 def test_global_and_unstructured_refuse_what_they_do_not_support(monkeypatch, fields, name):
     monkeypatch.setitem(config.PRESETS, "bad", dataclasses.replace(
         config.PRESETS["smoke"], preset="bad", structure=name, **fields))
+    if name == "global" and "comparators" in fields:  # ranked across the layers (issue 19)
+        assert experiment.configure("bad").comparators == ("snip",)
+        return
     with pytest.raises(ValueError, match=f"structure='{name}'"):
         experiment.configure("bad")
 

@@ -107,6 +107,8 @@ CASES = [
     ("RESULT_DIR", "x", "unknown parameter; did you mean RESULTS_DIR?", None),
     ("PRECISION", "float16", "one of ['float32', 'bfloat16']", None),
     ("PRECISION", ["bfloat16"], "one of", None),
+    ("INIT", "shrunk", "one of ['inherited', 'rescaled']", None),
+    ("INIT", ["rescaled"], "one of", None),
     ("LR", 0.1, "unknown parameter; known parameters are PRESET, DATASETS", None),
 ]
 if not torch.cuda.is_available():
@@ -197,6 +199,7 @@ CLI_CASES = [
     (["--seeds", "1,1"], "SEEDS=[1, 1]"),
     (["--device", "tpu"], "DEVICE='tpu'"),
     (["--precision", "bf16"], "PRECISION='bf16'"),
+    (["--init", "shrunk"], "INIT='shrunk'"),
     (["--preset", "huge"], "PRESET='huge'"),
     (["--epcohs", "3"], "--epcohs"),  # argparse: unrecognized argument
 ]

@@ -69,6 +69,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--candidates", type=_number, help="masks scored per sparsity and seed")
     p.add_argument("--epochs", type=_number, help="training epochs")
     p.add_argument("--device", help="auto | cpu | cuda")
+    p.add_argument("--init", help="inherited (default: the parent's weights, the paper) | "
+                   "rescaled (every kept unit's weights scaled to its kept fan-in)")
     p.add_argument("--precision", help="float32 (default) | bfloat16: mixed-precision training, "
                    "where the hardware has bfloat16 units (AVX-512 BF16 or AMX, or CUDA)")
     p.add_argument("--data-root", help="folder of the torchvision datasets (default: the "

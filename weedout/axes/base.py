@@ -72,8 +72,9 @@ class Axis:
         record (`first`: the weedout and random masks, as loaded)."""
         return []
 
-    def initialise(self, cfg: Config, level: "Level", params: list, carch) -> None:
-        """Change the networks' starting weights in place (e.g. a control re-initialised)."""
+    def initialise(self, cfg: Config, level: "Level", prepared) -> None:
+        """Change the networks' starting weights in place (`prepared`: the level's networks as
+        weedout.core.structures prepares them; e.g. a control re-initialised)."""
 
     def first_epoch(self, cfg: Config, sparsity: float | None) -> int:
         """The epoch a level's sparse networks start training at (0: from initialisation)."""
@@ -142,7 +143,8 @@ class SeedSearch:
         ctx = search.context(self.arch, self.parent, x, y, s, budget or self.cfg.candidates, g,
                              score, kept=self.structure.kept(self.arch, s),
                              sample=self.structure.sampler(self.arch, s, g),
-                             dense_cost=self.structure.dense_cost)
+                             dense_cost=self.structure.dense_cost,
+                             nodes_total=self.structure.nodes_total(self.arch, s))
         ctx.evaluate = self.score  # what saliency methods and variants report: the main score
         return search.run(search.STRATEGIES[name], ctx)
 

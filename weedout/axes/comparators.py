@@ -25,7 +25,8 @@ from .base import Axis, Level, SeedSearch, from_record
 
 def _search(seeded: SeedSearch, name: str, s: float) -> dict:
     res, c = seeded.search(name, s, "search", name)  # its own stream
-    return {"keep": masks.to_lists(res.best), "score": res.scores[res.best_index], "cost": c}
+    return {"keep": seeded.structure.store(res.best), "score": res.scores[res.best_index],
+            "cost": c}
 
 
 class Comparators(Axis):
@@ -66,9 +67,10 @@ class Controls(Axis):
         # the random mask, as stored (`scratch` uses only its widths: it is re-initialised)
         return [(name, seed, masks.from_lists(record["random"])) for name in cfg.controls]
 
-    def initialise(self, cfg: Config, level: Level, params: list, carch) -> None:
+    def initialise(self, cfg: Config, level: Level, prepared) -> None:
         """In place: `scratch` networks get a fresh default initialisation at their own widths,
         `rescaled` ones their inherited weights scaled to their own fan-in."""
+        params, carch = prepared.params, prepared.arch
         factors = models.fan_in_rescale(level.arch, carch)
         with torch.no_grad():
             for m, (method, seed, _) in enumerate(level.nets):

@@ -24,7 +24,7 @@ import torch
 from ..analysis import comparison
 from ..config import Config
 from ..config.settings import FIXED, bad, is_int  # FIXED: the twins that never move
-from ..core import flops, masks, scoring, search, segments
+from ..core import flops, masks, regrow, scoring, search, segments
 from ..core.seeds import derive_seed
 from ..viz import fmt, plotting
 from .base import Axis, Level, committed
@@ -34,14 +34,21 @@ from .structure import LOCAL_PRESET, verdict_counts
 def researcher(cfg, arch, nets, dset, batch_of, kept, ds, model, s):
     """The `research` callback of `core.segments.train_in_segments` for one level: weedout
     searches the network's current parent again (its winner replaces the current mask only if
-    it scores lower), random draws a new mask; each returns the new mask and what happened
-    (nodes moved, both scores, FLOPs)."""
+    it scores lower), random draws a new mask; or, with `regrow` "set" or "rigl", both drop and
+    grow nodes (weedout.core.regrow). Each returns the new mask and what happened (nodes
+    moved, both scores, FLOPs)."""
     def research(m, parent, current, epoch):
         method, seed, _ = nets[m]
         x, y = batch_of(seed)
         score = scoring.scorer(arch, parent, x, y, kind=cfg.score)
         before = float(score(current)[0])
-        if method == "random":
+        if cfg.regrow in regrow.GROW:  # drop-and-grow, both arms alike; silences in `parent`
+            g = torch.Generator().manual_seed(derive_seed(seed, "grow", ds, model, s, epoch))
+            fraction = regrow.drop_fraction(cfg.drop_fraction, epoch, cfg.epochs)
+            new, _ = regrow.step(arch, parent, current, fraction, cfg.regrow, g, (x, y))
+            after = float(score(new)[0])
+            cost = (flops.gate_gradient_flops(arch, x.shape[0]) if cfg.regrow == "rigl" else 0)
+        elif method == "random":
             g = torch.Generator().manual_seed(derive_seed(seed, "redraw", ds, model, s, epoch))
             new, cost = masks.sample(arch.widths, s, 1, g, kept), 0
             after = float(score(new)[0])
@@ -167,7 +174,7 @@ def render_throughout(root: Path, preset: str) -> str:
 
 class SearchEvery(Axis):
     name = "search_every"
-    fields = ("search_every",)
+    fields = ("search_every", "regrow", "drop_fraction")
     tables = {"researches.csv": "training", "throughout.csv": "analysis"}
     title = "Searching throughout training"
     about = ("Training stops every few epochs; weedout searches its parent again, random draws "
@@ -185,6 +192,14 @@ class SearchEvery(Axis):
             raise bad("search_every", cfg.search_every, "0 in a run with controls, comparators "
                       "or variants: searching throughout training trains weedout, random and "
                       f"their fixed twins {list(FIXED)} only")
+        if cfg.regrow not in ("search", *regrow.GROW):
+            raise bad("regrow", cfg.regrow, f"one of {['search', *regrow.GROW]}")
+        if cfg.regrow != "search" and not cfg.search_every:
+            raise bad("regrow", cfg.regrow, "'search' unless search_every > 0: nodes are "
+                      "dropped and grown at the cuts of a run that searches throughout training")
+        if isinstance(cfg.drop_fraction, bool) or not isinstance(cfg.drop_fraction, (int, float)) \
+                or not 0 < cfg.drop_fraction <= 1:
+            raise bad("drop_fraction", cfg.drop_fraction, "a fraction of the kept nodes in (0, 1]")
 
     def methods(self, cfg: Config) -> tuple[str, ...]:
         return FIXED if cfg.search_every else ()

@@ -11,15 +11,24 @@ import math
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from ..analysis import comparison
 from ..config import Config, cells, parent_of
 from ..config.settings import bad
-from ..core import structures
+from ..core import allocation as counting, structures
 from ..viz import fmt
+from ..viz import methods as methods_viz
 from .base import Axis, committed
 
 LOCAL_PRESET = "cpu_pai"  # the local networks the other structures are paired with
+LOCAL_RESCALED = "cpu_rescaled"  # ... and those of a run whose sub-networks are rescaled
+
+
+def local_preset(run: dict) -> str:
+    """The committed local run a structure run is paired with: the same initialisation."""
+    rescaled = run.get("config", {}).get("init") == "rescaled"
+    return LOCAL_RESCALED if rescaled else LOCAL_PRESET
 
 
 def allocation(accuracy):
@@ -44,8 +53,8 @@ def verdict_counts(v: pd.Series) -> str:
 
 def _vs_local(preset: str, run: dict, name: str, st: pd.DataFrame, pairs: pd.DataFrame) -> list:
     """Evidence line and one row per dataset x model: weedout vs random under structure `name`
-    (stats.csv), and its networks vs the local ones of LOCAL_PRESET (`pairs`), per method."""
-    lines = [f"From {fmt.evidence(preset, run)}; local networks from `{LOCAL_PRESET}`.", "",
+    (stats.csv), and its networks vs the local ones of `local_preset` (`pairs`), per method."""
+    lines = [f"From {fmt.evidence(preset, run)}; local networks from `{local_preset(run)}`.", "",
              f"| dataset / model | weedout vs random, {name}: equivalent / inconclusive / "
              f"better / worse | smallest p (Holm) | {name} vs local, random: equivalent / "
              "inconclusive / better / worse | the same, weedout |", "|---|---|---:|---|---|"]
@@ -60,10 +69,12 @@ def _vs_local(preset: str, run: dict, name: str, st: pd.DataFrame, pairs: pd.Dat
 def _runs(root: Path, preset: str):
     """(folder, run, stats, accuracy, pairs with the local run) or the line saying what is missing."""
     got = committed(root, preset, "stats.csv", "accuracy.csv")
-    local = Path(root) / "results" / LOCAL_PRESET / "accuracy.csv"
-    if isinstance(got, str) or not local.exists():
-        return got if isinstance(got, str) else f"No committed `{LOCAL_PRESET}` run to compare with."
+    if isinstance(got, str):
+        return got
     folder, run = got
+    local = Path(root) / "results" / local_preset(run) / "accuracy.csv"
+    if not local.exists():
+        return f"No committed `{local_preset(run)}` run to compare with."
     acc = pd.read_csv(folder / "accuracy.csv")
     return (folder, run, pd.read_csv(folder / "stats.csv"), acc,
             comparison.paired_runs(pd.read_csv(local), acc))
@@ -107,7 +118,7 @@ def render_global(root: Path, preset: str) -> str:
     lines = _vs_local(preset, run, "global", st, pairs)
     alloc = allocation(acc).set_index(["dataset", "model", "sparsity", "method"])
     lines += ["", f"Per level: mean kept nodes per layer over the seeds (the local split in "
-              f"`{LOCAL_PRESET}` is even), the first layer's share (mean ± sd over seeds), and "
+              f"`{local_preset(run)}` is even), the first layer's share (mean ± sd over seeds), and "
               "weedout − random (pp, Holm p):", "",
               "| dataset / model | sparsity | weedout: kept, first share | random: kept, first "
               "share | weedout − random |", "|---|---:|---|---|---:|"]
@@ -121,9 +132,16 @@ def render_global(root: Path, preset: str) -> str:
     return "\n".join(lines)
 
 
+# Methods whose starting weights are not inherited from the parent as the mask cuts them: the
+# dense parent, and the controls (`scratch` is re-initialised, `rescaled` is rescaled already).
+NOT_INHERITED = ("dense", "scratch", "rescaled")
+
+
 class Structure(Axis):
+    """What a sub-network is: its mask structure (`structure`, `layer_density`) and how it
+    inherits the parent's weights (`init`: inherited, or rescaled to each unit's kept fan-in)."""
     name = "structure"
-    fields = ("structure", "layer_density")
+    fields = ("structure", "layer_density", "init", "equal_to", "weight_rule")
     title = "Sparsity structure"
     about = ("How each level's node budget ends up spread over the hidden layers: the mean kept "
              "nodes per layer of weedout's and random's networks over the seeds, and the first "
@@ -134,13 +152,28 @@ class Structure(Axis):
             raise bad("structure", cfg.structure, f"one of {list(structures.STRUCTURES)}")
         if cfg.layer_density and cfg.structure != "nonuniform":
             raise bad("layer_density", cfg.layer_density, "() unless structure='nonuniform'")
+        for field, allowed, owner in (("equal_to", counting.EQUAL_TO, "nonuniform"),
+                                      ("weight_rule", counting.WEIGHT_RULES, "unstructured")):
+            value = getattr(cfg, field)
+            if value not in allowed:
+                raise bad(field, value, f"one of {list(allowed)}")
+            if value != allowed[0] and cfg.structure != owner:
+                raise bad(field, value, f"{allowed[0]!r} unless structure={owner!r}")
         if cfg.structure in ("global", "unstructured") and (
-                cfg.comparators or cfg.variants or cfg.controls or cfg.search_every
-                or cfg.strategy != "random_search"):
+                cfg.variants or cfg.controls or cfg.search_every
+                or cfg.strategy != "random_search"
+                or (cfg.comparators and cfg.structure == "unstructured")):
             raise bad("structure", cfg.structure, "'local' or 'nonuniform' in a run with "
-                      "comparators, variants, controls, search_every or a strategy other than "
-                      "random_search: global and unstructured masks are searched by random "
-                      "search and trained beside random only")
+                      "variants, controls, search_every or a strategy other than random_search "
+                      "(or comparators, for unstructured masks): global and unstructured masks "
+                      "are searched by random search, trained beside random, and global ones "
+                      "beside saliency comparators ranked across the layers")
+        if cfg.init == "rescaled" and (cfg.search_after or cfg.search_every
+                                       or "rescaled" in cfg.controls):
+            raise bad("INIT", cfg.init, "'inherited' in a run with search_after, search_every "
+                      "or the 'rescaled' control: rescaling applies to a parent's weights at "
+                      "initialisation, and the 'rescaled' control already is the rescaled random "
+                      "mask")
         for ds, model in cells(cfg):
             layers = len(cfg.mlp_widths if parent_of(model)[0] == "mlp" else cfg.cnn_channels)
             d = cfg.layer_density
@@ -150,10 +183,33 @@ class Structure(Axis):
                           f"for {model}), or () for the ERK-style rule")
 
     def mask_structure(self, cfg: Config):
-        return structures.make(cfg.structure, cfg.layer_density)
+        return structures.make(cfg.structure, cfg.layer_density, cfg.init, cfg.equal_to,
+                               cfg.weight_rule)
+
+    def initialise(self, cfg: Config, level, prepared) -> None:
+        """INIT rescaled: every sparse network's kept units scaled to their kept fan-in."""
+        rows = [m for m, (method, _, _) in enumerate(level.nets) if method not in NOT_INHERITED]
+        if cfg.init == "rescaled" and rows:
+            with torch.no_grad():
+                self.mask_structure(cfg).rescale(level.arch, prepared, rows)
+
+    def tag(self, cfg: Config, df: pd.DataFrame) -> pd.DataFrame:
+        """An `init` column after `model` in every table of a run whose sub-networks are
+        rescaled (the paper's inherited weights add none: committed tables stay as they are)."""
+        if cfg.init == "inherited" or "model" not in df.columns or "init" in df.columns:
+            return df
+        out = df.copy()
+        out.insert(out.columns.get_loc("model") + 1, "init", cfg.init)
+        return out
+
+    def figures(self, cfg: Config, read) -> dict:
+        """Global masks: the split of the budget each method ends with (`plot_split`)."""
+        if cfg.structure != "global":
+            return {}
+        return {"split": methods_viz.plot_split(allocation(read("accuracy.csv")))}
 
     def summary(self, cfg: Config, read) -> list:
-        if cfg.structure == "unstructured":  # weight masks keep every node
+        if cfg.structure in ("local", "unstructured"):  # even splits; weight masks keep nodes
             return []
         alloc = allocation(read("accuracy.csv"))
         return [("Mean kept nodes per layer and the first layer's share",

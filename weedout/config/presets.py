@@ -115,3 +115,26 @@ def default_preset() -> tuple[str, str]:
         return DEFAULT_PRESET, "default"
     words = [ln.split("#")[0].strip() for ln in lines]  # '#' starts a comment
     return next((w for w in words if w), ""), str(paths.PRESET_FILE)
+
+# Issue 19, the initialisation as a factor: the same grids with every kept unit's weights
+# rescaled to its kept fan-in (`Config.init`; weedout.core.inits), so that each conclusion of
+# the structure, global, unstructured and widths runs can be read under both initialisations.
+# `cpu_rescaled` is the cpu grid itself, the local networks the others are paired with.
+for _name in ("cpu", "cpu_structure", "cpu_global", "cpu_unstructured", "cpu_widths"):
+    PRESETS[f"{_name}_rescaled"] = dataclasses.replace(PRESETS[_name], preset=f"{_name}_rescaled",
+                                                        init="rescaled")
+
+# Issue 19, designs that decided conclusions: the non-uniform allocation at equal parameter count
+# (not node count), real ERK for weight masks, node-level drop-and-grow (SET-like and RigL-like)
+# at the cuts of cpu_throughout, and the saliency comparators ranked across the layers (global
+# masks: one node budget, at least one node per layer) on the cpu grid's MLP cells.
+PRESETS["cpu_structure_params"] = dataclasses.replace(
+    PRESETS["cpu_structure"], preset="cpu_structure_params", equal_to="params")
+PRESETS["cpu_unstructured_erk"] = dataclasses.replace(
+    PRESETS["cpu_unstructured"], preset="cpu_unstructured_erk", weight_rule="erk")
+for _grow in ("set", "rigl"):
+    PRESETS[f"cpu_dst_{_grow}"] = dataclasses.replace(
+        PRESETS["cpu_throughout"], preset=f"cpu_dst_{_grow}", regrow=_grow)
+PRESETS["cpu_pai_global"] = dataclasses.replace(
+    PRESETS["cpu_pai"], preset="cpu_pai_global", models=("mlp",), structure="global",
+    controls=())

@@ -49,9 +49,18 @@ class Config:
     score_batch: int = 512                    # size of the fixed scoring batch (training split)
     search_after: int = 0                     # epochs the dense parent trains before the search
     search_every: int = 0                     # > 0: search again every this many epochs
+    regrow: str = "search"                    # at those cuts: "search" again, or drop and grow
+    #                                           nodes, "set" (at random) or "rigl" (by gradient)
+    drop_fraction: float = 0.3                # set/rigl: fraction dropped at epoch 0 (cosine)
     structure: str = "local"                  # node budget over the layers (weedout.structure)
     layer_density: tuple[float, ...] = ()     # nonuniform: relative density per hidden layer
     #                                           (() = the ERK-style rule)
+    init: str = "inherited"                   # "rescaled": kept units scaled to their kept
+    #                                           fan-in (weedout.core.inits)
+    equal_to: str = "nodes"                   # nonuniform: the local mask's node total, or
+    #                                           "params": the total matching its parameters
+    weight_rule: str = "local"                # unstructured: each matrix as in the local node
+    #                                           mask, or "erk" (Evci et al. 2020)
     # -- beside the search: more methods on the same parents, seeds and levels (method = name) --
     comparators: tuple[str, ...] = ()         # more keys of STRATEGIES, e.g. ("snip", "grasp")
     controls: tuple[str, ...] = ()            # from CONTROLS: "scratch", "rescaled"
@@ -113,7 +122,7 @@ class Config:
 # Notebook/CLI parameter name -> Config field.
 PARAMETERS = {"DATASETS": "datasets", "MODELS": "models", "SPARSITIES": "sparsities",
               "SEEDS": "seeds", "WIDTHS": "widths", "CANDIDATES": "candidates", "EPOCHS": "epochs",
-              "DEVICE": "device", "PRECISION": "precision", "DATA_ROOT": "data_root",
+              "DEVICE": "device", "PRECISION": "precision", "INIT": "init", "DATA_ROOT": "data_root",
               "RESULTS_DIR": "results_dir", "FIGURES_DIR": "figures_dir"}
 
 

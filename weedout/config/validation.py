@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from .. import data
-from ..core import precision, search
+from ..core import inits, precision, search
 # The registries (PRESETS, STRATEGIES) are read through their modules at call time: plugins add
 # to them and tests may swap them for copies.
 from . import paths, plugins, presets
@@ -170,6 +170,10 @@ def _changes(given: dict) -> dict:
         changes["device"] = given["DEVICE"]
     if "PRECISION" in given:
         changes["precision"] = given["PRECISION"]
+    if "INIT" in given:
+        if given["INIT"] not in inits.INITS:
+            raise bad("INIT", given["INIT"], f"one of {list(inits.INITS)}")
+        changes["init"] = given["INIT"]
     for key in ("DATA_ROOT", "RESULTS_DIR", "FIGURES_DIR"):
         if key in given:
             changes[PARAMETERS[key]] = _path(key, given[key])

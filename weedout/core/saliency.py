@@ -48,6 +48,25 @@ def keep_top(saliency: list[torch.Tensor], kept: tuple[int, ...],
     return out
 
 
+def keep_top_global(saliency: list[torch.Tensor], total: int,
+                    alive: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """The `total` most salient nodes of the whole network (among `alive` ones when given) as
+    sorted indices [1, k_l] per layer, at least one per layer: every layer's most salient node
+    first, then the rest by one ranking over all layers. Ties go to the earlier layer, then the
+    lower index (a stable sort of the layers' saliencies, concatenated in order)."""
+    sal = [s.detach().double().cpu() for s in saliency]
+    if alive is not None:
+        sal = [s.masked_fill(~a.cpu(), -torch.inf) for s, a in zip(sal, alive)]
+    offsets = [0]
+    for s in sal[:-1]:
+        offsets.append(offsets[-1] + len(s))
+    priority = torch.cat(sal)
+    for o, s in zip(offsets, sal):  # the floor: each layer's best (the first of equal ones)
+        priority[o + int(torch.argmax(s))] = torch.inf
+    chosen = torch.argsort(-priority, stable=True)[:total].sort().values
+    return [chosen[(chosen >= o) & (chosen < o + len(s))][None] - o for o, s in zip(offsets, sal)]
+
+
 def _ones_gates(arch: Arch, device, dtype=torch.float32) -> list[torch.Tensor]:
     return [torch.ones(1, w, device=device, dtype=dtype, requires_grad=True) for w in arch.widths]
 
@@ -107,9 +126,12 @@ def synflow_scores(arch: Arch, parent: list[torch.Tensor], gates: list[torch.Ten
 
 
 def synflow(arch: Arch, parent: list[torch.Tensor], kept: tuple[int, ...], invert: bool = False,
-            iterations: int = SYNFLOW_ITERATIONS, cost: dict | None = None) -> list[torch.Tensor]:
+            iterations: int = SYNFLOW_ITERATIONS, cost: dict | None = None,
+            total: int | None = None) -> list[torch.Tensor]:
     """Iterative SynFlow at node level: returns the kept indices (not a saliency), [1, k_l] per
-    layer. Round t keeps round(W_l * (k_l / W_l)^(t / iterations)) nodes of layer l."""
+    layer. Round t keeps round(W_l * (k_l / W_l)^(t / iterations)) nodes of layer l; with a
+    global budget `total` (Tanaka et al.'s own, global form), round(W * (total / W)^(t /
+    iterations)) nodes of the whole network, ranked across layers (`keep_top_global`)."""
     linearized = _linearized(parent)
     alive = [torch.ones(w, dtype=torch.bool) for w in arch.widths]
     keep = None
@@ -121,9 +143,15 @@ def synflow(arch: Arch, parent: list[torch.Tensor], kept: tuple[int, ...], inver
         for t in range(1, iterations + 1):
             scores, _ = synflow_scores(arch, parent, [a.to(linearized[0].device) for a in alive],
                                        linearized)
-            counts = tuple(max(k, round(w * (k / w) ** (t / iterations)))
-                           for w, k in zip(arch.widths, kept))
-            keep = keep_top([-s if invert else s for s in scores], counts, alive)
+            ranked = [-s if invert else s for s in scores]
+            if total is None:
+                counts = tuple(max(k, round(w * (k / w) ** (t / iterations)))
+                               for w, k in zip(arch.widths, kept))
+                keep = keep_top(ranked, counts, alive)
+            else:
+                W = sum(arch.widths)
+                keep = keep_top_global(ranked, max(total, round(W * (total / W) ** (t / iterations))),
+                                       alive)
             alive = [torch.zeros(w, dtype=torch.bool).index_fill_(0, k[0], True)
                      for w, k in zip(arch.widths, keep)]
     finally:

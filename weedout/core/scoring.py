@@ -10,7 +10,7 @@ from typing import Callable
 
 import torch
 
-from . import models
+from . import inits, models
 from .masks import Keep
 from .models import Arch
 
@@ -79,11 +79,12 @@ def chunk_size(arch: Arch, kept: tuple[int, ...], batch: int, budget_bytes: int)
 
 
 def weight_scorer(arch: Arch, parent: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-                  kind: str = "loss", budget_bytes: int | None = None
+                  kind: str = "loss", budget_bytes: int | None = None, init: str = "inherited"
                   ) -> Callable[[list[torch.Tensor]], torch.Tensor]:
     """score(masks) for unstructured masks (0/1 [n, *shape] per weight matrix) of the
     (unstacked) parent: each candidate a full-size network whose weights are multiplied by its
-    mask, many in one batched pass (chunked by the memory of their weights and activations)."""
+    mask, many in one batched pass (chunked by the memory of their weights and activations);
+    init "rescaled": each unit's kept weights scaled to its kept fan-in (weedout.core.inits)."""
     budget = default_budget(x.device) if budget_bytes is None else budget_bytes
     per = 4 * (2 * sum(p.numel() for p in parent[0::2])
                + 3 * x.shape[0] * (sum(arch.widths) + arch.n_classes))
@@ -97,6 +98,8 @@ def weight_scorer(arch: Arch, parent: list[torch.Tensor], x: torch.Tensor, y: to
             C = w[0].shape[0]
             params = [p[None] * w[j // 2] if j % 2 == 0 else p[None].expand(C, *p.shape)
                       for j, p in enumerate(parent)]
+            if init == "rescaled":
+                params = inits.scaled(params, inits.weight_factors(w))
             out.append(per_candidate(models.forward(arch, params, x), y, kind).double())
         return torch.cat(out).cpu()
 
@@ -104,11 +107,12 @@ def weight_scorer(arch: Arch, parent: list[torch.Tensor], x: torch.Tensor, y: to
 
 
 def gated_scorer(arch: Arch, parent: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-                 kind: str = "loss", budget_bytes: int | None = None
+                 kind: str = "loss", budget_bytes: int | None = None, init: str = "inherited"
                  ) -> Callable[[list[torch.Tensor]], torch.Tensor]:
     """score(gates) for 0/1 node gates [n, width] per layer of the (unstacked) parent: masks of
     any shapes in one batched pass, each a full-size network whose removed nodes' outputs are
-    multiplied by 0 (equal to scoring its compacted twin, up to rounding: a test checks)."""
+    multiplied by 0 (equal to scoring its compacted twin, up to rounding: a test checks);
+    init "rescaled": each layer scaled to its open gates' fan-in (weedout.core.inits)."""
     chunk = chunk_size(arch, arch.widths, x.shape[0],
                        default_budget(x.device) if budget_bytes is None else budget_bytes)
 
@@ -118,6 +122,8 @@ def gated_scorer(arch: Arch, parent: list[torch.Tensor], x: torch.Tensor, y: tor
         for i in range(0, gates[0].shape[0], chunk):
             g = [t[i:i + chunk].to(x.device) for t in gates]
             params = [p[None].expand(g[0].shape[0], *p.shape) for p in parent]
+            if init == "rescaled":
+                params = inits.scaled(params, inits.gate_factors(arch.widths, g))
             out.append(per_candidate(models.forward(arch, params, x, gates=g), y, kind).double())
         return torch.cat(out).cpu()
 
@@ -125,13 +131,16 @@ def gated_scorer(arch: Arch, parent: list[torch.Tensor], x: torch.Tensor, y: tor
 
 
 def scorer(arch: Arch, parent: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-           kind: str = "loss", budget_bytes: int | None = None) -> Callable[[Keep], torch.Tensor]:
+           kind: str = "loss", budget_bytes: int | None = None,
+           init: str = "inherited") -> Callable[[Keep], torch.Tensor]:
     """score(keep) for masks of the (unstacked) parent on one fixed scoring batch (x, y).
 
     The parent's first hidden layer does not depend on the mask (a node is either kept whole or
     removed), so it is computed once; each candidate only gathers its kept channels from it.
     Chunks are sized from the candidates' kept widths and `budget_bytes` (default:
     `default_budget`); scores stay on the device until the last chunk (one host sync per call).
+    init "rescaled": each layer of a candidate scaled to its kept fan-in (weedout.core.inits;
+    the first layer reads every input, so the shared first layer needs no factor).
     """
     if budget_bytes is None:
         budget_bytes = default_budget(x.device)
@@ -152,6 +161,8 @@ def scorer(arch: Arch, parent: list[torch.Tensor], x: torch.Tensor, y: torch.Ten
             else:           # [W0, B] -> [C, k0, B], the MLP's feature-major layout
                 h = h0[part[0]]
             carch, cparams = models.compact(arch, stacked, part, start=1)
+            if init == "rescaled":
+                cparams = inits.scaled(cparams, inits.node_factors(arch.widths, carch.widths))
             logits = models.forward(carch, cparams, h, start=1)
             out.append(per_candidate(logits, y, kind).double())
         return torch.cat(out).cpu()

@@ -114,6 +114,7 @@ class SearchContext:
     evaluate: Callable[[Keep], torch.Tensor]   # the same score, not counted as search cost
     cost: dict = field(default_factory=lambda: {"forward": 0, "backward": 0, "flops": 0})
     widths_kept: tuple[int, ...] | None = None  # the level's kept widths; None: local structure
+    nodes_total: int | None = None  # global masks: one node budget, ranked across the layers
 
     @property
     def kept(self) -> tuple[int, ...]:
@@ -123,17 +124,18 @@ class SearchContext:
 
 def context(arch, parent, x, y, sparsity: float, budget: int, generator: torch.Generator,
             score: Callable[[Keep], torch.Tensor], kept: tuple[int, ...] | None = None,
-            sample: Callable[[int], Keep] | None = None,
-            dense_cost: bool = False) -> SearchContext:
+            sample: Callable[[int], Keep] | None = None, dense_cost: bool = False,
+            nodes_total: int | None = None) -> SearchContext:
     """A SearchContext whose score counts one forward pass per mask scored, and its FLOPs;
     `kept`: the level's kept widths where the structure is not local; `sample`: a sampler other
     than the exact-count one (global masks: `masks.sample_global`, scored as gates);
-    `dense_cost`: a scored mask costs the full parent's pass (unstructured masks)."""
+    `dense_cost`: a scored mask costs the full parent's pass (unstructured masks);
+    `nodes_total`: global masks' node budget (saliency methods then rank across layers)."""
     flops.warm()  # before search.run starts its clock
     ctx = SearchContext(arch, parent, x, y, sparsity, budget, generator,
                         sample or (lambda n: masks.sample(arch.widths, sparsity, n, generator,
                                                           kept)),
-                        score, score, widths_kept=kept)
+                        score, score, widths_kept=kept, nodes_total=nodes_total)
 
     def counted(keep: Keep) -> torch.Tensor:
         ctx.cost["forward"] += keep[0].shape[0]
@@ -157,16 +159,23 @@ def run(strategy: Callable[..., SearchResult], ctx: SearchContext) -> tuple[Sear
 
 def saliency_strategy(method: str, invert: bool = False) -> Callable[..., SearchResult]:
     """A node-level pruning-at-initialisation method as a strategy: keeps the k_l most (or,
-    inverted, least) salient nodes per layer. Its trace is the chosen mask's own score, which
-    is recorded like the random control's and not counted as search cost."""
+    inverted, least) salient nodes per layer; with a global budget (`SearchContext.nodes_total`,
+    global masks) the most salient nodes of the network, ranked across layers, at least one per
+    layer, returned as gates. Its trace is the chosen mask's own score, which is recorded like
+    the random control's and not counted as search cost."""
     def strategy(sample, score, budget, generator, context: SearchContext) -> SearchResult:
         c = context
         if method == "synflow":
-            best = saliency.synflow(c.arch, c.parent, c.kept, invert, cost=c.cost)
+            best = saliency.synflow(c.arch, c.parent, c.kept, invert, cost=c.cost,
+                                    total=c.nodes_total)
         else:
             sal = (saliency.magnitude(c.arch, c.parent) if method == "magnitude" else
                    getattr(saliency, method)(c.arch, c.parent, c.x, c.y, cost=c.cost))
-            best = saliency.keep_top([-v for v in sal] if invert else sal, c.kept)
+            sal = [-v for v in sal] if invert else sal
+            best = (saliency.keep_top(sal, c.kept) if c.nodes_total is None
+                    else saliency.keep_top_global(sal, c.nodes_total))
+        if c.nodes_total is not None:  # the global masks' form: 0/1 gates per layer
+            best = masks.to_binary(best, c.arch.widths)
         return SearchResult(best, c.evaluate(best).tolist(), 0)
 
     strategy.__name__ = method + ("_inverted" if invert else "")

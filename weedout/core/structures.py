@@ -24,87 +24,35 @@ The random control and every comparator of a run use the run's structure.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
-from . import masks, models, scoring
-from .models import KERNEL, Arch
+from . import allocation, inits, masks, models, scoring
+from .allocation import STRUCTURES, total
+from .models import Arch
 
-STRUCTURES = ("local", "nonuniform", "global", "unstructured")
-
-
-def erk_density(arch: Arch) -> tuple[float, ...]:
-    """Relative node density per hidden layer: 1/fan_in + 1/fan_out (see the module doc)."""
-    taps = KERNEL.get(arch.kind, 1) ** (len(arch.in_shape) - 1) if arch.conv else 1
-    fan_in = [(arch.in_shape[0] * taps) if arch.conv else math.prod(arch.in_shape)]
-    fan_in += [w * taps for w in arch.widths[:-1]]
-    last = arch.n_classes * (math.prod(arch.spatial_out) if arch.conv else 1)
-    fan_out = [w * taps for w in arch.widths[1:]] + [last]
-    return tuple(1 / a + 1 / b for a, b in zip(fan_in, fan_out))
-
-
-def allocate(widths: tuple[int, ...], total: int, density: tuple[float, ...]) -> tuple[int, ...]:
-    """Whole kept nodes per layer: `total` in all, each layer within [1, width], as close as
-    whole numbers allow to `total` shared in proportion to width x density (a layer whose share
-    would exceed its width keeps all its nodes, and the rest is shared again). Largest remainder
-    rounding; ties go to the earlier layer."""
-    n = len(widths)
-    if not n <= total <= sum(widths):
-        raise ValueError(f"total={total} is not allowed: between {n} (one node per layer) and "
-                         f"{sum(widths)} (every node)")
-    full: set[int] = set()
-    while True:  # water-filling: layers that would overflow keep everything
-        free = [l for l in range(n) if l not in full]
-        left = total - sum(widths[l] for l in full)
-        weight = sum(widths[l] * density[l] for l in free)
-        share = {l: left * widths[l] * density[l] / weight for l in free}
-        over = [l for l in free if share[l] >= widths[l]]
-        if not over:
-            break
-        full.update(over)
-    target = [float(widths[l]) if l in full else max(1.0, share[l]) for l in range(n)]
-    keep = [min(widths[l], max(1, math.floor(target[l]))) for l in range(n)]
-    order = sorted(range(n), key=lambda l: (-(target[l] - math.floor(target[l])), l))
-    while sum(keep) < total:  # hand out the remainder, largest fractional part first
-        l = next(l for l in order if keep[l] < widths[l])
-        keep[l] += 1
-        order.remove(l)
-        order.append(l)
-    while sum(keep) > total:  # the >= 1 floor overshot: take from the layers furthest above target
-        l = max((l for l in range(n) if keep[l] > 1), key=lambda l: (keep[l] - target[l], -l))
-        keep[l] -= 1
-    return tuple(keep)
-
-
-def total(arch: Arch, sparsity: float) -> int:
-    """Hidden nodes a level keeps in all: the local structure's total (every structure's)."""
-    return sum(masks.kept_widths(arch.widths, sparsity))
-
-
-def kept(arch: Arch, sparsity: float, structure: str = "local",
-         density: tuple[float, ...] = ()) -> tuple[int, ...]:
-    """The kept widths of every mask of a level under a structure."""
-    local = masks.kept_widths(arch.widths, sparsity)
-    if structure == "local":
-        return local
-    if structure != "nonuniform":  # global: the allocation differs from mask to mask
-        raise ValueError(f"structure={structure!r} has no kept widths per level: one of "
-                         "['local', 'nonuniform']")
-    return allocate(arch.widths, sum(local), tuple(density) or erk_density(arch))
 
 
 class Local:
     """The paper's structure: exact-count node masks with every layer at the level's fraction,
     stored as kept node indices, scored by gathering the parent's first layer and trained as
-    compacted networks stacked by shape. The other structures change one part each."""
+    compacted networks stacked by shape. The other structures change one part each. `init`:
+    how a candidate inherits the parent's weights (weedout.core.inits), in scoring and in
+    `rescale` for training."""
     name = "local"
     dense_cost = False  # a scored candidate costs its compacted forward pass
+
+    def __init__(self, init: str = "inherited"):
+        self.init = init
 
     def kept(self, arch: Arch, s: float) -> tuple[int, ...] | None:
         """The kept widths of every mask of a level; None: the local widths, through the
         paper's own path (`masks.sample` computes them)."""
+        return None
+
+    def nodes_total(self, arch: Arch, s: float) -> int | None:
+        """A single node budget for the whole network (global masks), else None (per layer)."""
         return None
 
     def sampler(self, arch: Arch, s: float, generator):
@@ -113,7 +61,7 @@ class Local:
         return lambda n: masks.sample(arch.widths, s, n, generator, kept)
 
     def scorer(self, arch: Arch, parent, x, y, kind: str):
-        return scoring.scorer(arch, parent, x, y, kind=kind)
+        return scoring.scorer(arch, parent, x, y, kind=kind, init=self.init)
 
     def full(self, arch: Arch):
         """The mask that keeps everything, in the form `scorer` takes."""
@@ -133,16 +81,23 @@ class Local:
         carch, params = models.compact(arch, parents, keep, index)
         return Prepared(carch, params, [carch.widths] * len(keeps), keep=keep)
 
+    def rescale(self, arch: Arch, prepared: Prepared, rows) -> None:
+        """In place: the networks `rows` of a prepared level with every kept unit's incoming
+        weights scaled to its kept fan-in (`weedout.core.inits`)."""
+        inits.rescale(prepared.params, inits.node_factors(arch.widths, prepared.arch.widths), rows)
+
 
 class NonUniform(Local):
     """The local total of kept nodes spread by a density vector (`kept`: `allocate`)."""
     name = "nonuniform"
 
-    def __init__(self, density: tuple[float, ...] = ()):
-        self.density = tuple(density)
+    def __init__(self, density: tuple[float, ...] = (), init: str = "inherited",
+                 equal_to: str = "nodes"):
+        super().__init__(init)
+        self.density, self.equal_to = tuple(density), equal_to
 
     def kept(self, arch: Arch, s: float) -> tuple[int, ...]:
-        return kept(arch, s, "nonuniform", self.density)
+        return allocation.kept(arch, s, "nonuniform", self.density, self.equal_to)
 
 
 class Global(Local):
@@ -150,12 +105,15 @@ class Global(Local):
     gates of the full parent, stored as kept indices, trained at full size with their gates."""
     name = "global"
 
+    def nodes_total(self, arch: Arch, s: float) -> int:
+        return total(arch, s)
+
     def sampler(self, arch: Arch, s: float, generator):
         budget = total(arch, s)
         return lambda n: masks.sample_global(arch.widths, budget, n, generator)
 
     def scorer(self, arch: Arch, parent, x, y, kind: str):
-        return scoring.gated_scorer(arch, parent, x, y, kind=kind)
+        return scoring.gated_scorer(arch, parent, x, y, kind=kind, init=self.init)
 
     def full(self, arch: Arch):
         return masks.to_binary(masks.full(arch.widths), arch.widths)
@@ -170,6 +128,9 @@ class Global(Local):
         widths = [tuple(layer.shape[1] for layer in k) for k in keeps]
         return Prepared(arch, [p[index] for p in parents], widths, gates=gates)
 
+    def rescale(self, arch: Arch, prepared: Prepared, rows) -> None:
+        inits.rescale(prepared.params, inits.gate_factors(arch.widths, prepared.gates), rows)
+
 
 class Unstructured(Local):
     """Weight masks: per weight matrix the weights the level's local node mask keeps there,
@@ -178,12 +139,22 @@ class Unstructured(Local):
     name = "unstructured"
     dense_cost = True
 
+    def __init__(self, init: str = "inherited", rule: str = "local"):
+        super().__init__(init)
+        self.rule = rule  # "local": each matrix keeps what the local node mask keeps there
+
+    def counts(self, arch: Arch, s: float) -> list[int]:
+        """Weights each matrix keeps: as in the level's local node mask, or spread by ERK."""
+        if self.rule == "erk":
+            return allocation.erk_weight_counts(arch, s)
+        return masks.weight_counts(arch, s)
+
     def sampler(self, arch: Arch, s: float, generator):
-        shapes, counts = masks.weight_shapes(arch), masks.weight_counts(arch, s)
+        shapes, counts = masks.weight_shapes(arch), self.counts(arch, s)
         return lambda n: masks.sample_weights(shapes, counts, n, generator)
 
     def scorer(self, arch: Arch, parent, x, y, kind: str):
-        return scoring.weight_scorer(arch, parent, x, y, kind=kind)
+        return scoring.weight_scorer(arch, parent, x, y, kind=kind, init=self.init)
 
     def full(self, arch: Arch):
         return [torch.ones(1, *shape) for shape in masks.weight_shapes(arch)]
@@ -200,6 +171,9 @@ class Unstructured(Local):
         return Prepared(arch, [p[index] for p in parents], [arch.widths] * len(keeps),
                         weight_masks=weights)
 
+    def rescale(self, arch: Arch, prepared: Prepared, rows) -> None:
+        inits.rescale(prepared.params, inits.weight_factors(prepared.weight_masks), rows)
+
 
 @dataclass
 class Prepared:
@@ -214,13 +188,19 @@ class Prepared:
     keep: list | None = None
 
 
-def make(name: str = "local", density: tuple[float, ...] = ()) -> Local:
-    """The structure called `name` (one of STRUCTURES)."""
-    kinds = {"local": Local, "nonuniform": NonUniform, "global": Global,
-             "unstructured": Unstructured}
+def make(name: str = "local", density: tuple[float, ...] = (), init: str = "inherited",
+         equal_to: str = "nodes", weight_rule: str = "local") -> Local:
+    """The structure called `name` (one of STRUCTURES), its candidates inheriting the parent's
+    weights by `init` (one of weedout.core.inits.INITS); a non-uniform one equal to the local
+    mask in `equal_to`, a weight mask spread by `weight_rule` (weedout.core.allocation)."""
+    if name == "nonuniform":
+        return NonUniform(density, init, equal_to)
+    if name == "unstructured":
+        return Unstructured(init, weight_rule)
+    kinds = {"local": Local, "global": Global}
     if name not in kinds:
-        raise ValueError(f"structure={name!r} is not allowed: one of {list(kinds)}")
-    return NonUniform(density) if name == "nonuniform" else kinds[name]()
+        raise ValueError(f"structure={name!r} is not allowed: one of {list(STRUCTURES)}")
+    return kinds[name](init)
 
 
 LOCAL = Local()

@@ -139,7 +139,7 @@ def train_cell(cfg: Config, ds: str, model: str, s: float | None, progress=None,
     prepared = structure.prepare(level.arch, level.parents, level.index,
                                  [mask for _, _, mask in level.nets])
     for a in registry.active(cfg):
-        a.initialise(cfg, level, prepared.params, prepared.arch)
+        a.initialise(cfg, level, prepared)
     # Each network's loss at initialisation on its seed's scoring batch: for weedout networks
     # this must equal the winning search score (checked by a test).
     xs, ys = zip(*[level.batch_of(seed) for seed in level.seeds])

@@ -76,8 +76,8 @@ def render_claims(root: Path = paths.ROOT) -> str:
               "| parameters removed at 80% |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| `{r['preset']}` | {r['cell']} | {r['seeds']} | {r['dense']} | {r['w80']} | "
               f"{r['drop']} | {r['r80']} | {r['params80']}% |" for r in rows]
-    lines += ["", "Weedout vs random, over all sparsity levels of a dataset and model (verdict rule "
-              "below; p-values Holm-adjusted across the levels; AUC = area under the test-accuracy "
+    lines += ["", "Weedout vs random, over all sparsity levels of a dataset and model (the verdict rule "
+              "above; p-values Holm-adjusted across the levels; AUC = area under the test-accuracy "
               "curve, weedout − random; ρ = Spearman correlation of a network's initial score with "
               "its trained accuracy, mean over levels):", "",
               "| preset | dataset / model | levels | equivalent | inconclusive | weedout better | "

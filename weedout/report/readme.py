@@ -3,22 +3,15 @@
 Each block between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->` in README.md is
 rebuilt from files, never typed by hand:
 
-    claims    per preset, dataset and model: dense accuracy, the drop at 80% node sparsity,
-              weedout vs random over the sparsity levels (verdicts, Holm-adjusted p), convergence
-              (from results/<preset>/stats.csv, accuracy.csv and run.json)
-    speed     the benchmark's naive-vs-engine ratios (from results/bench/*.json)
-    (these, beyond the paper, are each an axis's report: AXIS_BLOCKS below)
-    methods   every comparator and control vs random (from results/cpu_pai/methods.csv)
-    budget    search variants vs random (results/cpu_budget/variants.csv and methods.csv)
-    compute   FLOPs and seconds of search and training per method (results/cpu_pai/compute.csv)
-    after     the methods block of cpu_search_after (searched after 3 of 30 epochs) and the
-              head start of its networks (search.csv and curves.csv, weedout.headstart)
-    throughout  re-searches during training: moves, moving vs fixed twins, twins vs uncut
-    structure non-uniform vs random, and vs the local networks of cpu_pai (paired by seed)
-    global    the same for global masks, with the allocations the search and the draw end with
-    unstructured  the structure block for weight-level masks (nonzero parameters vs local)
-    widths    per parent width: drops and weedout vs random; the same final network from the
-              widest vs the narrowest parent (results/cpu_widths/widths.csv and pools.csv)
+    claims     per preset, dataset and model: dense accuracy, the drop at 80% node sparsity,
+               weedout vs random over the sparsity levels (verdicts, Holm-adjusted p), convergence
+               (from results/<preset>/stats.csv, accuracy.csv and run.json)
+    questions  the study's questions, one line each: every notebook of notebooks/study/ (its
+               title, its link) and its answer, from the function its first output calls
+               (weedout.report.questions.ANSWERS)
+
+The tables beyond the paper's claims (each axis's report of a preset's run) are shown by the
+study notebooks that discuss them, not here.
 
     python -m weedout.report.readme            rewrite the blocks in README.md
     python -m weedout.report.readme --check    exit 1 and show what would change (a test runs this)
@@ -27,31 +20,36 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import re
 import sys
 from pathlib import Path
 
 from ..config import paths
-from ..axes import registry
-from . import claims, speed
+from . import claims, questions
 
 README = paths.ROOT / "README.md"
+STUDY = Path("notebooks") / "study"
 
 
-# README block -> (axis, preset): the axis's report of that preset's committed run.
-AXIS_BLOCKS = {"methods": ("methods", "cpu_pai"), "budget": ("variants", "cpu_budget"),
-               "compute": ("compute", "cpu_pai"), "after": ("search_after", "cpu_search_after"),
-               "widths": ("widths", "cpu_widths"), "structure": ("structure", "cpu_structure"),
-               "throughout": ("search_every", "cpu_throughout"),
-               "global": ("structure", "cpu_global"),
-               "unstructured": ("structure", "cpu_unstructured")}
+def title(notebook: Path) -> str:
+    """A notebook's H1: the first line of its first cell, without the '# '."""
+    first = json.loads(notebook.read_text(encoding="utf-8"))["cells"][0]
+    return "".join(first["source"]).split("\n")[0].removeprefix("# ").strip()
+
+
+def render_questions(root: Path = paths.ROOT) -> str:
+    """One row per study notebook, in reading order: its title linked to the notebook, and its
+    one-line answer computed from the committed results."""
+    lines = ["| notebook | question | the answer, from the committed results |", "|---|---|---|"]
+    for stem, answer in questions.ANSWERS.items():
+        link = (STUDY / f"{stem}.ipynb").as_posix()
+        lines.append(f"| [{stem}]({link}) | {title(root / link)} | {answer(root)} |")
+    return "\n".join(lines)
 
 
 def _blocks() -> dict:
-    blocks = {"claims": claims.render_claims, "speed": speed.render_speed}
-    for name, (axis, preset) in AXIS_BLOCKS.items():
-        blocks[name] = lambda root, a=axis, p=preset: registry.get(a).report(root, p)
-    return blocks
+    return {"claims": claims.render_claims, "questions": render_questions}
 
 
 def update(text: str, root: Path = paths.ROOT) -> str:

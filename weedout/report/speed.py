@@ -21,7 +21,7 @@ def _agreement(b: dict) -> str:
             + (f", loss {loss.group(1)}" if loss else ""))
 
 
-def _clock(b: dict) -> str:
+def clock(b: dict) -> str:
     """The clock a file's engine comparisons are read on: CPU time for a CPU run with one torch
     thread (other processes on the cores then slow the wall clock, not the CPU's), else wall."""
     env = b["environment"]
@@ -39,7 +39,7 @@ def _speed_row(b: dict) -> str:
     host = (f"{mem['naive']['host']:.0f} / {mem['engine']['host']:.0f} MiB"
             if "naive" in mem else "n/a")
     before = eff = "n/a"
-    c = _clock(b)
+    c = clock(b)
     if "baseline" in t:
         before = f"{t['baseline']['training' + c] / t['engine']['training' + c]:.2f}×" + (
             " (same bits)" if b.get("baseline_identical") else "")

@@ -44,12 +44,39 @@ def figure(root: Path, preset: str, name: str, width: int = 1000):
     return Image(data=buf.getvalue(), format="png")
 
 
+def rule(table: pd.DataFrame, better: str = "better", worse: str = "worse") -> list[str]:
+    """The verdict rule (`stats.verdict`) applied to a table's Holm-adjusted p-values and mean
+    differences, "better"/"worse" named as the table names them; raises if the table's own
+    verdict column says anything else."""
+    out = [stats.verdict(p, q, d, ALPHA).replace("weedout better", better)
+           .replace("weedout worse", worse)
+           for p, q, d in zip(table.p_holm, table.tost_p_holm, table.diff_mean)]
+    if out != list(table.verdict):
+        raise ValueError("the table's verdicts are not the verdict rule applied to its p-values")
+    return out
+
+
+# How verdict_grid marks a verdict (every method against random, one level per row).
+MARKS = {"equivalent": "=", "inconclusive": "?", "better": "▲", "worse": "▼"}
+
+
+def verdict_grid(methods: pd.DataFrame) -> pd.DataFrame:
+    """A methods.csv (every method against the random network of its seed) as one row per level
+    and one column per method: the mean difference from random in points and the mark of the
+    verdict the rule gives (`MARKS`); weedout first, then the others by name."""
+    cells = [f"{100 * d:+.1f} {MARKS[v]}" for d, v in zip(methods.diff_mean, rule(methods))]
+    grid = methods.assign(cell=cells, where=methods.dataset + " / " + methods.model,
+                          level=[f"{100 * s:g}" for s in methods.sparsity]).pivot(
+        index=["where", "level"], columns="method", values="cell")
+    order = sorted(grid.columns, key=lambda m: (m != "weedout", m))
+    grid = grid.loc[sorted(grid.index, key=lambda k: (k[0], float(k[1]))), order]
+    return grid.rename_axis(index=["dataset / model", "sparsity (%)"], columns=None)
+
+
 def verdict_table(st: pd.DataFrame) -> pd.DataFrame:
     """Per level: the means, the paired difference and the Holm-adjusted p-values, and the verdict
     rule (`stats.verdict`) applied to them; raises if stats.csv holds another verdict."""
-    rule = [stats.verdict(p, q, d, ALPHA) for p, q, d in zip(st.p_holm, st.tost_p_holm, st.diff_mean)]
-    if rule != list(st.verdict):
-        raise ValueError("stats.csv's verdicts are not the verdict rule applied to its p-values")
+    applied = rule(st, "weedout better", "weedout worse")
     pct = lambda x: f"{100 * x:.1f}"  # noqa: E731
     return pd.DataFrame({
         "dataset / model": st.dataset + " / " + st.model,
@@ -60,7 +87,7 @@ def verdict_table(st: pd.DataFrame) -> pd.DataFrame:
             for d, lo, hi in zip(st.diff_mean, st.diff_ci_low, st.diff_ci_high)],
         "p (Holm)": st.p_holm.map(lambda p: fmt.p(p, 2)),
         "TOST p (Holm)": st.tost_p_holm.map(lambda p: fmt.p(p, 2)),
-        "verdict": rule}).set_index(["dataset / model", "sparsity (%)"])
+        "verdict": applied}).set_index(["dataset / model", "sparsity (%)"])
 
 
 def verdict_counts(st: pd.DataFrame, who: str = "weedout") -> str:

@@ -114,3 +114,29 @@ def plot_compute(compute: pd.DataFrame):
     fig.suptitle("Accuracy against compute (mean over seeds; larger marker = sparser)",
                  fontsize=11.5)
     return fig
+
+
+def plot_split(split: pd.DataFrame):
+    """How each method spreads its node budget over the layers (global masks): the first hidden
+    layer's share of the kept nodes against sparsity, mean over seeds with ± sd, one line per
+    method (`split`: weedout.axes.structure.allocation)."""
+    panels = plotting.panel_cells(split)
+    fig, axes = plotting.subplots(1, len(panels), w=5.2, h=4.2)
+    order = sorted(split.method.unique())
+    for ax, (ds, model) in zip(axes.flat, panels):
+        d = split[(split.dataset == ds) & (split.model == model)]
+        for m in order:
+            g = d[d.method == m].sort_values("sparsity")
+            c, ls = ((plotting.METHOD_COLORS[m], "-") if m in plotting.METHOD_COLORS
+                     else style(m, order))
+            x = 100 * g.sparsity
+            ax.plot(x, g.first_share, color=c, ls=ls, lw=1.3, marker=".", ms=4, label=m)
+            ax.fill_between(x, g.first_share - g.first_share_sd, g.first_share + g.first_share_sd,
+                            color=c, alpha=0.08, lw=0)
+        ax.set_xlabel("node sparsity (%)")
+        ax.set_ylabel("first hidden layer's share of the kept nodes")
+        ax.set_title(f"{ds} · {model}", fontsize=10.5)
+    axes.flat[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
+    fig.suptitle("The split of the node budget over the layers (mean over seeds, band: ± sd)",
+                 fontsize=11.5)
+    return fig
