@@ -1,13 +1,14 @@
 """The plug-in recipe as a user follows it (issue 21, item 5), and the results of presets that
 are not committed kept out of git.
 
-The README's example, `my_plugin.py` in the folder where the command is typed, with its quick
-preset `smoke_mine`: `WEEDOUT_PLUGINS=my_plugin python -m weedout --preset smoke_mine` must work
-without `export PYTHONPATH=$PWD`. The command imports the plug-in itself (`python -m` puts the
+The README's example (the code is read from it), `my_plugin.py` in the folder where the command
+is typed, with its quick preset `smoke_mine`: `WEEDOUT_PLUGINS=my_plugin python -m weedout
+--preset smoke_mine` must work without `export PYTHONPATH=$PWD`. The command imports the plug-in itself (`python -m` puts the
 working directory on its path) and now hands that path to the notebook kernels, which start in
 another folder; before, 01_search failed after 17 s with "could not be imported".
 """
 import os
+import re
 import subprocess
 import sys
 
@@ -16,22 +17,19 @@ import pytest
 
 from weedout.config import paths
 
-PLUGIN = '''
-import dataclasses
-from weedout import config, search
 
-def my_search(sample, score, budget, generator):
-    masks = sample(budget)
-    scores = score(masks)
-    best = int(scores.argmin())
-    return search.SearchResult([k[best:best + 1] for k in masks], scores.tolist(), best)
+def example(page: str) -> str:
+    """The example plug-in of a page (README.md, docs/package.md), as a user copies it."""
+    text = (paths.ROOT / page).read_text()
+    return re.search(r"```python\n(# my_plugin.py.*?)```", text, re.S).group(1)
 
-search.STRATEGIES["my_search"] = my_search
-config.PRESETS["cpu_mine"] = dataclasses.replace(config.PRESETS["cpu"], preset="cpu_mine",
-                                                 strategy="my_search")
-config.PRESETS["smoke_mine"] = dataclasses.replace(config.PRESETS["smoke"], preset="smoke_mine",
-                                                   strategy="my_search")
-'''
+
+PLUGIN = example("README.md")
+
+
+def test_the_example_is_one_text_with_a_quick_preset():
+    assert example("docs/package.md") == PLUGIN
+    assert 'config.PRESETS["smoke_mine"]' in PLUGIN  # the quick variant to try first
 
 
 def test_the_kernels_import_a_plugin_from_the_working_directory(tmp_path):
