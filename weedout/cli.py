@@ -73,13 +73,15 @@ def parser() -> argparse.ArgumentParser:
                    "rescaled (every kept unit's weights scaled to its kept fan-in)")
     p.add_argument("--precision", help="float32 (default) | bfloat16: mixed-precision training, "
                    "where the hardware has bfloat16 units (AVX-512 BF16 or AMX, or CUDA)")
-    p.add_argument("--data-root", help="folder of the torchvision datasets (default: the "
-                   "clone's data/); a relative path is taken from the working directory")
-    p.add_argument("--results-dir", help="default: the clone's results/<preset>/; a relative "
-                   "path is taken from the working directory. Refused: the repository root, "
-                   "the package's own folders and another preset's results")
-    p.add_argument("--figures-dir", help="default: the clone's figures/<preset>/; relative "
-                   "paths as --results-dir")
+    p.add_argument("--data-root", help="folder of the torchvision datasets (default: "
+                   "$WEEDOUT_DATA, else the clone's data/, installed the working directory's); "
+                   "a relative path is taken from the working directory")
+    p.add_argument("--results-dir", help="default: the clone's results/<preset>/ (an installed "
+                   "package: the working directory's); a relative path is taken from the "
+                   "working directory. Refused: the repository root, the package's own folders "
+                   "and another preset's results")
+    p.add_argument("--figures-dir", help="default: the clone's figures/<preset>/ (installed: "
+                   "the working directory's); relative paths as --results-dir")
     p.add_argument("--only", type=_list, help="run only these notebooks, e.g. 03_analysis,04_figures")
     p.add_argument("--fast-cuda", action="store_true",
                    help="let cuDNN/cuBLAS use non-deterministic kernels and TF32 (faster on a GPU; "
@@ -202,6 +204,8 @@ def _notebook(cfg, name: str, params: dict) -> bool:
                                 # the kernel's own log (TCP notice, shutdown) is noise here
                                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
     except pm.PapermillExecutionError as e:
+        if e.ename == "KeyboardInterrupt":  # the kernel got the same Ctrl-C and said so first
+            raise KeyboardInterrupt from None
         print(f"error: {name} failed ({e.ename}: {e.evalue}); the executed notebook is {out}. "
               "Finished trials are kept: rerun the same command to resume.", file=sys.stderr)
         return False
