@@ -113,3 +113,16 @@ def test_help_says_which_preset_runs_by_default():
     text = " ".join(cli.parser().format_help().split())
     assert "Default: cpu, the README's main run (the notebooks opened by hand default to smoke)" \
         in text
+
+
+def test_the_benchmark_leaves_the_committed_bench_files_alone(tmp_path, monkeypatch):
+    """`python -m weedout.bench` with no --json writes under build/bench/ (the clone's, or
+    installed the working directory's), never over results/bench/*.json, which the README cites
+    (issue 21, item 7)."""
+    from weedout import bench  # late: only this test needs the benchmark
+    out = bench.default_json(bench.parse([]), "cpu")
+    assert out == paths.ROOT / "build" / "bench" / "cpu-digits-mlp.json"
+    assert (paths.ROOT / "results" / "bench" / out.name).is_file()  # the committed one it spared
+    monkeypatch.setattr(paths, "CLONE", False)
+    monkeypatch.chdir(tmp_path)
+    assert bench.default_json(bench.parse([]), "cpu") == tmp_path / "build" / "bench" / out.name
