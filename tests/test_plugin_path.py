@@ -66,7 +66,8 @@ def test_every_committed_run_folder_is_tracked_and_not_ignored(tracked):
     assert "results/cpu" in folders and "figures/cpu" in folders
     probes = tracked + [f"{f}/a_new_table.csv" for f in folders]
     ignored = git("check-ignore", "--no-index", *probes).stdout.split()
-    assert ignored == []
+    assert ignored == [], ("committed run files that .gitignore ignores: let their folder back "
+                           f"in with a line !/results/<preset>/ (or !/figures/<preset>/): {ignored}")
 
 
 @pytest.mark.parametrize("path", ["results/smoke_mine/stats.csv", "figures/smoke_mine/search.png",
