@@ -70,6 +70,15 @@ def test_every_committed_run_folder_is_tracked_and_not_ignored(tracked):
                            f"in with a line !/results/<preset>/ (or !/figures/<preset>/): {ignored}")
 
 
+def test_every_preset_of_the_package_but_smoke_can_be_committed(tracked):
+    """A maintainer's new run of one of the package's presets (cpu_rescaled, paper from the GPU
+    machine, ...) is not ignored; only smoke's and a plug-in's runs are."""
+    from weedout.config import PRESETS  # late: the presets as this checkout defines them
+    probes = [f"{folder}/{p}/stats.csv" for p in PRESETS if p != "smoke"
+              for folder in ("results", "figures")]
+    assert git("check-ignore", "--no-index", *probes).stdout.split() == []
+
+
 @pytest.mark.parametrize("path", ["results/smoke_mine/stats.csv", "figures/smoke_mine/search.png",
                                   "results/smoke/accuracy.csv", "results/cpu/trials/x/a.json",
                                   "results/cpu/last_run.json"])
