@@ -88,5 +88,5 @@ def test_bad_parameter_fails_before_any_work(run, capsys):
     mtimes = {p: p.stat().st_mtime_ns for p in res.rglob("*") if p.is_file()}
     assert cli.main(argv + ["--sparsities", "0.5,1.2"]) == 2
     err = capsys.readouterr().err
-    assert "SPARSITIES" in err and "1.2" in err and "[0, 1)" in err
+    assert "SPARSITIES" in err and "1.2" in err and "(0, 1)" in err
     assert mtimes == {p: p.stat().st_mtime_ns for p in res.rglob("*") if p.is_file()}

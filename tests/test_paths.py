@@ -90,3 +90,39 @@ def test_cli_refuses_before_any_work_and_the_clone_is_unchanged(argv):
 def test_help_states_the_rule():
     text = cli.parser().format_help()
     assert "relative" in text and "working directory" in text
+
+
+def test_installed_the_defaults_follow_the_working_directory(tmp_path, monkeypatch):
+    """Not a clone (a wheel, pip install git+...): outputs, data and the kernels' folder are the
+    working directory's, the notebooks the package's own copies, and the folder the package is
+    installed in is refused as an output (tests/test_install.py runs a real wheel)."""
+    monkeypatch.setattr(paths, "CLONE", False)
+    monkeypatch.delenv("WEEDOUT_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert paths.results_dir("smoke") == tmp_path / "results" / "smoke"
+    assert paths.figures_dir("smoke") == tmp_path / "figures" / "smoke"
+    assert paths.DATA == paths.data_dir() == tmp_path / "data"
+    assert paths.kernel_dir() == tmp_path
+    cfg = experiment.configure("smoke")
+    assert (cfg.results_path, cfg.data_path) == (tmp_path / "results" / "smoke", tmp_path / "data")
+    assert paths.protected(paths.ROOT).startswith("the folder the package is installed in")
+    assert paths.protected(paths.ROOT / "tests") is None  # another package's folder, not ours
+
+
+def test_help_says_which_preset_runs_by_default():
+    text = " ".join(cli.parser().format_help().split())
+    assert "Default: cpu, the README's main run (the notebooks opened by hand default to smoke)" \
+        in text
+
+
+def test_the_benchmark_leaves_the_committed_bench_files_alone(tmp_path, monkeypatch):
+    """`python -m weedout.bench` with no --json writes under build/bench/ (the clone's, or
+    installed the working directory's), never over results/bench/*.json, which the README cites
+    (issue 21, item 7)."""
+    from weedout import bench  # late: only this test needs the benchmark
+    out = bench.default_json(bench.parse([]), "cpu")
+    assert out == paths.ROOT / "build" / "bench" / "cpu-digits-mlp.json"
+    assert (paths.ROOT / "results" / "bench" / out.name).is_file()  # the committed one it spared
+    monkeypatch.setattr(paths, "CLONE", False)
+    monkeypatch.chdir(tmp_path)
+    assert bench.default_json(bench.parse([]), "cpu") == tmp_path / "build" / "bench" / out.name

@@ -96,7 +96,8 @@ def test_trials_are_one_seed_of_one_level(tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--executor", "local", "--workers", "0"], "--workers=0 is not allowed: a whole number >= 1"),
-    (["--workers", "2"], "--workers=2 is not allowed"),  # serial has no workers
+    (["--workers", "2"], "--workers=2 is not allowed: --workers needs --executor local (the "
+                         "executor here is 'serial')"),  # serial has no workers
     (["--executor", "dask"], "--executor='dask' is not allowed: one of ['serial', 'local', 'slurm']"),
     (["--executor", "slurm", "--time", "0"], "--time=0 is not allowed: a whole number >= 1"),
     (["--executor", "slurm"], "--executor='slurm' is not allowed: Slurm's sbatch is not on PATH"),

@@ -20,6 +20,7 @@ from weedout import config, data, experiment
 from weedout.config import paths
 
 FILE = object()  # placeholder: replaced by the path of an existing *file* in the test
+UNDER = object()  # placeholder: a path under that file (no folder can be made there)
 
 # (parameter, bad value, text the message must contain to say what is allowed, the value
 # the message must show when it is not the whole value, e.g. the offending list entry)
@@ -37,16 +38,23 @@ CASES = [
     ("MODELS", ["cnn1d"], "allowed for 'digits': ['mlp', 'cnn']", "cnn1d"),
     ("MODELS", [], "non-empty list", None),
     ("MODELS", ["mlp", "mlp"], "must not repeat", None),
-    ("SPARSITIES", 1.0, "[0, 1)", None),
-    ("SPARSITIES", -0.1, "[0, 1)", None),
-    ("SPARSITIES", "0.5", "numbers in [0, 1)", None),
+    ("SPARSITIES", 1.0, "(0, 1)", None),
+    ("SPARSITIES", -0.1, "(0, 1)", None),
+    ("SPARSITIES", "0.5", "numbers in (0, 1)", None),
     ("SPARSITIES", [0.5, 0.5], "must not repeat", None),
-    ("SPARSITIES", float("nan"), "[0, 1)", None),
-    ("SPARSITIES", float("inf"), "[0, 1)", None),
+    ("SPARSITIES", float("nan"), "(0, 1)", None),
+    ("SPARSITIES", float("inf"), "(0, 1)", None),
     ("SPARSITIES", [], "non-empty list", None),
-    ("SPARSITIES", [0.5, "0.9"], "[0, 1)", "0.9"),
-    ("SPARSITIES", True, "numbers in [0, 1)", None),
-    ("SPARSITIES", 0.9999999, "[0, 1)", None),  # would round to 1.0: no node kept
+    ("SPARSITIES", [0.5, "0.9"], "(0, 1)", "0.9"),
+    ("SPARSITIES", True, "numbers in (0, 1)", None),
+    ("SPARSITIES", 0.9999999, "(0, 1)", None),  # would round to 1.0: no node kept
+    # level 0 is the dense parent, which every run trains: as a level it was dropped silently
+    ("SPARSITIES", 0.0, "the dense parent, level 0, is in every run", None),
+    ("SPARSITIES", [0, 0.5], "the dense parent, level 0, is in every run", 0),
+    # papermill's -p passes text: a list parameter must come through -y
+    ("SPARSITIES", "[0.5,0.9]", '-y, e.g. -y "SPARSITIES: [0.5, 0.9]"', None),
+    ("DATASETS", "[digits, mnist1d]", '-y, e.g. -y "DATASETS: [digits, mnist1d]"', None),
+    ("SEEDS", "0,1", '-y, e.g. -y "SEEDS: [0, 1]"', None),
     # records are keyed by the level to three decimals: these two would share one record
     ("SPARSITIES", [0.5, 0.5004], "at most three decimals", 0.5004),
     ("SPARSITIES", 0.1234, "at most three decimals", None),
@@ -88,6 +96,10 @@ CASES = [
     ("RESULTS_DIR", FILE, "a folder", None),
     ("FIGURES_DIR", 7, "a folder path", None),
     ("FIGURES_DIR", FILE, "a folder", None),
+    ("RESULTS_DIR", UNDER, "is an existing file: no folder can be made under it", None),
+    ("FIGURES_DIR", UNDER, "is an existing file: no folder can be made under it", None),
+    ("DATA_ROOT", UNDER, "is an existing file: no folder can be made under it", None),
+    ("PRESET", "smok", "did you mean 'smoke'? one of", None),
     # unknown names: a typo must not be dropped silently (the run would use the preset's value)
     ("EPOCH", 3, "unknown parameter; did you mean EPOCHS?", None),
     ("epochs", 3, "unknown parameter; did you mean EPOCHS?", None),
@@ -133,16 +145,16 @@ def existing(tmp_path):
 
 def _ids(case):
     name, value = case[0], case[1]
-    return f"{name}={'FILE' if value is FILE else repr(value)}"
+    return f"{name}={'FILE' if value is FILE else 'FILE/sub' if value is UNDER else repr(value)}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
 def test_bad_parameter_is_refused_clearly_and_touches_nothing(case, existing, tmp_path):
     name, value, allowed, shown = case
-    if value is FILE:
-        value = tmp_path / "a_file"
-        value.write_text("not a folder")
-        value = str(value)
+    if value is FILE or value is UNDER:
+        file = tmp_path / "a_file"
+        file.write_text("not a folder")
+        value = str(file if value is FILE else file / "sub")
     params = {"RESULTS_DIR": str(existing)}
     if name == "PRESET":
         args = (value,)
@@ -205,3 +217,72 @@ def test_cli_refuses_bad_parameters(argv, expected, existing, tmp_path):
     assert expected in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr  # a message, not a crash
     assert snapshot(tmp_path) == before
+
+
+def test_a_folder_that_cannot_be_written_is_refused(tmp_path, monkeypatch):
+    """A read-only RESULTS_DIR or FIGURES_DIR (or one under a read-only folder) is refused
+    with its nearest existing folder named. These tests run as root, which ignores permission
+    bits (os.access says yes to a chmod 555 folder), so os.access is made to say what it says
+    to an ordinary user for that folder."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == locked
+                        else real(p, mode, **kw))
+    for name in ("RESULTS_DIR", "FIGURES_DIR"):
+        with pytest.raises(ValueError) as err:
+            experiment.configure("smoke", **{name: str(locked / "run")})
+        assert str(err.value).startswith(
+            f"{name}={str(locked / 'run')!r} is not allowed: {locked} is not writable by this "
+            "user; choose another folder"), err.value
+    assert list(locked.iterdir()) == []
+
+
+# The gaps of issue 21 (item 6) as a user types them: (arguments, the whole of stderr). Each
+# refused before any work; {tmp} is the test's folder, the working directory of the command.
+GAPS = [
+    (["--sparsities", "0.0"], "error: SPARSITIES=0.0 is not allowed: each sparsity must be a "
+     "number in (0, 1) (the fraction of hidden nodes removed; the dense parent, level 0, is in "
+     "every run)"),
+    (["--sparsities", "0,0.5"], "error: SPARSITIES=0 is not allowed: each sparsity must be a "
+     "number in (0, 1) (the fraction of hidden nodes removed; the dense parent, level 0, is in "
+     "every run)"),
+    (["--figures-dir", "a_file/sub"], "error: FIGURES_DIR='a_file/sub' is not allowed: a "
+     "folder, but {tmp}/a_file is an existing file: no folder can be made under it"),
+    (["--results-dir", "a_file/sub"], "error: RESULTS_DIR='a_file/sub' is not allowed: a "
+     "folder, but {tmp}/a_file is an existing file: no folder can be made under it"),
+    (["--workers", "2"], "error: --workers=2 is not allowed: --workers needs --executor local "
+     "(the executor here is 'serial')"),
+    (["--preset", "smok"], "error: PRESET='smok' is not allowed: did you mean 'smoke'? one of "
+     f"{list(config.PRESETS)}"),
+]
+
+
+@pytest.mark.parametrize("argv,expected", GAPS, ids=[" ".join(a) for a, _ in GAPS])
+def test_cli_closes_the_gaps_before_any_work(argv, expected, tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    before = snapshot(tmp_path)
+    env = {**os.environ, "PYTHONPATH": str(paths.ROOT)}
+    args = ["--preset", "smoke", "--results-dir", "res", "--figures-dir", "fig", *argv]
+    proc = subprocess.run([sys.executable, "-m", "weedout", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == expected.format(tmp=tmp_path) + "\n"
+    assert proc.stdout == ""
+    assert snapshot(tmp_path) == before
+
+
+def test_papermill_list_as_text_points_to_yaml(tmp_path):
+    """`papermill ... -p SPARSITIES "[0.5,0.9]"` passes text; the first cell that checks the
+    parameters refuses it, pointing to -y, and nothing is computed."""
+    res = tmp_path / "res"
+    env = {**os.environ, "PYTHONPATH": str(paths.ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "papermill", str(paths.NOTEBOOKS / "01_search.ipynb"),
+                           str(tmp_path / "out.ipynb"), "-k", "python3", "-p", "SPARSITIES",
+                           "[0.5,0.9]", "-p", "RESULTS_DIR", str(res)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert ("ValueError: SPARSITIES='[0.5,0.9]' is not allowed: a list, not text that looks "
+            "like one (papermill's -p passes text): give it as YAML with -y, e.g. -y "
+            '"SPARSITIES: [0.5, 0.9]"') in proc.stderr, proc.stderr
+    assert not res.exists()

@@ -1,6 +1,7 @@
 """`python -m weedout`: run the four notebooks in order with papermill, forwarding parameters.
 
     python -m weedout                          # the cpu preset, the README's main command
+                                               # (the notebooks on their own default to smoke)
     python -m weedout --preset paper --device cuda
     python -m weedout --preset smoke --datasets digits --seeds 3 --sparsities 0.5,0.9
     python -m weedout --preset paper --executor slurm --partition gpu --gpus-per-task 1
@@ -17,13 +18,17 @@ notebooks are written to <RESULTS_DIR>/notebooks/.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
+from . import interruption
 from .cluster import executors
 from .config import PARAMETERS, PRESETS, paths
-from .pipeline import lock, provenance, records, run_record, stages, trials
+from .pipeline import coverage, lock, provenance, records, run_record, stages, trials
 
 NOTEBOOKS = ("01_search", "02_training", "03_analysis", "04_figures")
 
@@ -51,11 +56,13 @@ def _seeds(text: str):
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m weedout", description=__doc__, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--preset", default="cpu", help=f"one of {list(PRESETS)} (default: cpu)")
+    p.add_argument("--preset", default="cpu", help=f"one of {list(PRESETS)}. Default: cpu, the "
+                   "README's main run (the notebooks opened by hand default to smoke)")
     p.add_argument("--datasets", type=_list, help="comma list, e.g. digits,mnist1d")
     p.add_argument("--models", type=_list, help="comma list of parents, e.g. mlp,cnn1d")
     p.add_argument("--sparsities", type=lambda t: [_number(x) for x in _list(t)],
-                   help="comma list of node sparsities in [0, 1)")
+                   help="comma list of node sparsities in (0, 1); the dense parent "
+                   "(level 0) is trained in every run")
     p.add_argument("--widths", type=lambda t: [_number(x) for x in _list(t)],
                    help="comma list of parent-width factors, e.g. 0.5,1,2 (a grid axis)")
     p.add_argument("--seeds", type=_seeds, help="a count n (seeds 0..n-1) or a comma list")
@@ -66,13 +73,15 @@ def parser() -> argparse.ArgumentParser:
                    "rescaled (every kept unit's weights scaled to its kept fan-in)")
     p.add_argument("--precision", help="float32 (default) | bfloat16: mixed-precision training, "
                    "where the hardware has bfloat16 units (AVX-512 BF16 or AMX, or CUDA)")
-    p.add_argument("--data-root", help="folder of the torchvision datasets (default: the "
-                   "clone's data/); a relative path is taken from the working directory")
-    p.add_argument("--results-dir", help="default: the clone's results/<preset>/; a relative "
-                   "path is taken from the working directory. Refused: the repository root, "
-                   "the package's own folders and another preset's results")
-    p.add_argument("--figures-dir", help="default: the clone's figures/<preset>/; relative "
-                   "paths as --results-dir")
+    p.add_argument("--data-root", help="folder of the torchvision datasets (default: "
+                   "$WEEDOUT_DATA, else the clone's data/, installed the working directory's); "
+                   "a relative path is taken from the working directory")
+    p.add_argument("--results-dir", help="default: the clone's results/<preset>/ (an installed "
+                   "package: the working directory's); a relative path is taken from the "
+                   "working directory. Refused: the repository root, the package's own folders "
+                   "and another preset's results")
+    p.add_argument("--figures-dir", help="default: the clone's figures/<preset>/ (installed: "
+                   "the working directory's); relative paths as --results-dir")
     p.add_argument("--only", type=_list, help="run only these notebooks, e.g. 03_analysis,04_figures")
     p.add_argument("--fast-cuda", action="store_true",
                    help="let cuDNN/cuBLAS use non-deterministic kernels and TF32 (faster on a GPU; "
@@ -130,7 +139,80 @@ def _run_workers(args, cfg, only, slurm) -> bool:
     return True
 
 
+@dataclass
+class _Progress:
+    """How far the command got: what a Ctrl-C interrupted, and where its trials are saved."""
+    doing: str = interruption.STARTUP
+    results: Path | None = None
+
+
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    progress = _Progress()
+    try:
+        return _main(argv, progress)
+    except KeyboardInterrupt:  # one line instead of tracebacks (weedout/interruption.py)
+        saved = (f"finished trials are saved under {progress.results / 'trials'}"
+                 if progress.results else interruption.NOTHING_SAVED)
+        return interruption.report(progress.doing, saved, argv)
+
+
+def _validate(args, params: dict):
+    """The Config, the notebooks to run and the Slurm options, every value checked (and the
+    tables that 03/04 would read from disk, when this command does not make them)."""
+    cfg = stages.configure(args.preset, **params)
+    only = args.only or list(NOTEBOOKS)
+    for name in only:
+        if name not in NOTEBOOKS:
+            raise ValueError(f"--only={name!r} is not allowed: choose from {list(NOTEBOOKS)}")
+    slurm = _executor_options(args)
+    coverage.check_before(cfg, only)
+    # the folders as the validation resolved them (relative to this working directory):
+    # the kernels run elsewhere and must write where the person meant
+    params.update({k: str(getattr(cfg, p)) for k, p in
+                   (("RESULTS_DIR", "results_path"), ("FIGURES_DIR", "figures_path"),
+                    ("DATA_ROOT", "data_path")) if k in params})
+    return cfg, only, slurm
+
+
+@contextlib.contextmanager
+def _kernel_import_path():
+    """The kernels import what this command imports: `python -m` put the working directory
+    first on sys.path (where a plug-in named in WEEDOUT_PLUGINS usually is), but the kernels
+    start in another folder (`paths.kernel_dir`), so they get it through PYTHONPATH."""
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([os.getcwd(), *filter(None, [before])])
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
+def _notebook(cfg, name: str, params: dict) -> bool:
+    """Run one notebook with papermill, its kernel's stderr into <name>.log beside the executed
+    copy; False (after one line on stderr) if a cell failed."""
+    import papermill as pm  # late: validation errors should not wait for its import
+    out = cfg.results_path / "notebooks" / f"{name}.ipynb"
+    try:
+        with interruption.stderr_to(out.with_suffix(".log")):
+            pm.execute_notebook(str(paths.NOTEBOOKS / f"{name}.ipynb"), str(out),
+                                parameters={"PRESET": cfg.preset, **params}, kernel_name="python3",
+                                cwd=str(paths.kernel_dir()), progress_bar=False, log_output=False,
+                                # the kernel's own log (TCP notice, shutdown) is noise here
+                                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+    except pm.PapermillExecutionError as e:
+        if e.ename == "KeyboardInterrupt":  # the kernel got the same Ctrl-C and said so first
+            raise KeyboardInterrupt from None
+        print(f"error: {name} failed ({e.ename}: {e.evalue}); the executed notebook is {out}. "
+              "Finished trials are kept: rerun the same command to resume.", file=sys.stderr)
+        return False
+    return True
+
+
+def _main(argv: list[str], progress: _Progress) -> int:
     started = time.time()
     args = parser().parse_args(argv)
     params = {name: getattr(args, field) for name, field in PARAMETERS.items()}
@@ -139,51 +221,33 @@ def main(argv=None) -> int:
     if args.fast_cuda:
         os.environ[provenance.FAST_CUDA_ENV] = "1"  # inherited by the kernels too
     try:
-        cfg = stages.configure(args.preset, **params)
-        only = args.only or list(NOTEBOOKS)
-        for name in only:
-            if name not in NOTEBOOKS:
-                raise ValueError(f"--only={name!r} is not allowed: choose from {list(NOTEBOOKS)}")
-        slurm = _executor_options(args)
-        # the folders as the validation resolved them (relative to this working directory):
-        # the kernels run elsewhere and must write where the person meant
-        params.update({k: str(getattr(cfg, p)) for k, p in
-                       (("RESULTS_DIR", "results_path"), ("FIGURES_DIR", "figures_path"),
-                        ("DATA_ROOT", "data_path")) if k in params})
+        cfg, only, slurm = _validate(args, params)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    import papermill as pm
-    out_dir = cfg.results_path / "notebooks"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    progress.results = cfg.results_path
+    (cfg.results_path / "notebooks").mkdir(parents=True, exist_ok=True)
     print(f"weedout: preset {cfg.preset}, config digest {cfg.digest()}, results in {cfg.results_path}")
     seconds, before = {}, run_record.run_json(cfg).get("stages") or {}
-    if args.executor != "serial" and not _run_workers(args, cfg, only, slurm):
-        return 1
-    for name in NOTEBOOKS:
-        if name not in only:
-            continue
-        t0, out = time.time(), out_dir / f"{name}.ipynb"
-        try:
-            pm.execute_notebook(str(paths.NOTEBOOKS / f"{name}.ipynb"), str(out),
-                                parameters={"PRESET": cfg.preset, **params}, kernel_name="python3",
-                                cwd=str(paths.NOTEBOOKS), progress_bar=False, log_output=False,
-                                # the kernel's own log (TCP notice, shutdown) is noise here
-                                extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
-        except pm.PapermillExecutionError as e:
-            print(f"error: {name} failed ({e.ename}: {e.evalue}); the executed notebook is {out}. "
-                  "Finished trials are kept: rerun the same command to resume.", file=sys.stderr)
+    if args.executor != "serial":
+        progress.doing = f"the {args.executor} workers were"
+        if not _run_workers(args, cfg, only, slurm):
             return 1
-        seconds[name] = time.time() - t0
-        print(f"  {name:12s} {seconds[name]:7.1f} s")
+    with _kernel_import_path():
+        for name in (n for n in NOTEBOOKS if n in only):
+            t0, progress.doing = time.time(), f"{name} was"
+            if not _notebook(cfg, name, params):
+                return 1
+            seconds[name] = time.time() - t0
+            print(f"  {name:12s} {seconds[name]:7.1f} s")
+    progress.doing = "the run's last record (run.json) was"
     # run.json's "command" is the run that computed the numbers: a command that computed no
     # trial (e.g. --only 04_figures redrawing committed results) must not replace its wall time;
     # every command's timing goes to last_run.json
     after = run_record.run_json(cfg).get("stages", {})
     computed = any(after.get(k, {}).get("trials_computed", 0) > 0 and after.get(k) != before.get(k)
                    for k in ("search", "training"))
-    run_record.record_command(cfg, list(sys.argv[1:] if argv is None else argv), seconds,
-                           time.time() - started, changed=computed)
+    run_record.record_command(cfg, argv, seconds, time.time() - started, changed=computed)
     print(f"done in {time.time() - started:.1f} s: tables in {cfg.results_path}, "
           f"figures in {cfg.figures_path}")
     return 0

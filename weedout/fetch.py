@@ -64,9 +64,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m weedout.fetch", description=__doc__.split("\n\n")[0])
     p.add_argument("datasets", nargs="*", help=f"dataset names, from {list(data.DATASETS)}")
     p.add_argument("--preset", default="cpu", help="fetch this preset's datasets (default: cpu)")
-    p.add_argument("--data-root", default=None, help="default: data/ (or $WEEDOUT_DATA)")
+    p.add_argument("--data-root", default=None, help="default: $WEEDOUT_DATA, else the clone's "
+                   "data/ (installed: the working directory's)")
     a = p.parse_args(argv)
-    root = paths.resolve(a.data_root, paths.DATA)
+    root = paths.resolve(a.data_root, paths.data_dir())
     try:
         names = datasets_of(a.preset, a.datasets)
         for name in names:

@@ -280,3 +280,10 @@ def compute_stats(accuracy: pd.DataFrame, curves: pd.DataFrame | None = None,
                       zip(out["p_holm"], out["tost_p_holm"], out["diff_mean"])]
     return out.reset_index(drop=True)
 
+
+
+def seeds_counted(table: pd.DataFrame) -> pd.Series:
+    """How many seeds each row of a stats table was computed from: every seed gives one dense,
+    one weedout and one random network, each counted in its n_<method> or, dead, in
+    n_diverged (a stats row keeps no seed list; 04_figures checks its grid with this)."""
+    return (table[[f"n_{m}" for m in METHODS]].sum(axis=1) + table["n_diverged"]) // len(METHODS)

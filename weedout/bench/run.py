@@ -71,7 +71,7 @@ def default_json(a, dev: str) -> Path:
     cites live in results/bench/ and are written there only when --json names them."""
     name = (f"{dev}-{a.dataset}-{a.model}" + ("-float64" if a.float64 else "")
             + ("-bfloat16" if a.precision == "bfloat16" else ""))
-    return paths.ROOT / "build" / "bench" / f"{name}.json"
+    return paths.home() / "build" / "bench" / f"{name}.json"
 
 
 def parse(argv=None):

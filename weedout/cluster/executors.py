@@ -42,8 +42,11 @@ def check(executor: str, workers: int | None, slurm: SlurmOptions) -> None:
     """Refuse bad executor settings before any work, naming the parameter and what is allowed."""
     if executor not in EXECUTORS:
         raise _bad("--executor", executor, f"one of {list(EXECUTORS)}")
-    if workers is not None and (executor != "local" or not isinstance(workers, int) or workers < 1):
-        raise _bad("--workers", workers, "a whole number >= 1, with --executor local")
+    if workers is not None and executor != "local":
+        raise _bad("--workers", workers, f"--workers needs --executor local (the executor here "
+                   f"is {executor!r})")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise _bad("--workers", workers, "a whole number >= 1")
     for name, value, low in (("--time", slurm.time, 1), ("--gpus-per-task", slurm.gpus_per_task, 0),
                              ("--cpus-per-task", slurm.cpus_per_task, 1),
                              ("--array-parallelism", slurm.array_parallelism, 1)):
@@ -69,7 +72,10 @@ def work(cfg, phase: str, todo: list, threads: int | None = None) -> int:
 def _local_worker(cfg, phase: str, todo: list, gpu: int | None, threads: int) -> None:
     if gpu is not None:  # before the first CUDA call: this process sees one GPU, as cuda:0
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
-    work(cfg, phase, todo, threads)
+    try:
+        work(cfg, phase, todo, threads)
+    except KeyboardInterrupt:  # Ctrl-C reaches every worker: the CLI says it in one line
+        sys.exit(130)
 
 
 def run_local(cfg, phase: str, todo: list, workers: int) -> list[str]:

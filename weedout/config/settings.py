@@ -99,7 +99,7 @@ class Config:
 
     @property
     def data_path(self) -> Path:
-        return paths.resolve(self.data_root, paths.DATA)
+        return paths.resolve(self.data_root, paths.data_dir())
 
     def digest(self) -> str:
         """Digest of the hashed fields that differ from the defaults (open_lth's habit: adding

@@ -8,6 +8,7 @@ import dataclasses
 import difflib
 import json
 import math
+import os
 from pathlib import Path
 
 import torch
@@ -42,14 +43,15 @@ def _count(name: str, value) -> int:
 def _sparsities(value) -> tuple[float, ...]:
     items = [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else value
     if not isinstance(items, (list, tuple)) or not items:
-        raise bad("SPARSITIES", value, "a non-empty list of numbers in [0, 1)")
+        raise bad("SPARSITIES", value, "a non-empty list of numbers in (0, 1)")
     out = []
     for s in items:
-        # checked after rounding too: 0.9999999 would round to 1.0, which keeps no node
+        # checked after rounding too: 0.9999999 would round to 1.0, which keeps no node; and 0
+        # is the dense parent, which every run trains (as a level it gave an empty stats.csv)
         if isinstance(s, bool) or not isinstance(s, (int, float)) or math.isnan(s) \
-                or not (0 <= s < 1) or not (0 <= round(float(s), 6) < 1):
-            raise bad("SPARSITIES", s, "each sparsity must be a number in [0, 1) "
-                      "(the fraction of hidden nodes removed)")
+                or not (0 < s < 1) or not (round(float(s), 6) < 1):
+            raise bad("SPARSITIES", s, "each sparsity must be a number in (0, 1) (the "
+                      "fraction of hidden nodes removed; the dense parent, level 0, is in every run)")
         if abs(round(float(s), 3) - float(s)) > 1e-9:
             # trial records are keyed by the level to three decimals (results.sparsity_key):
             # 0.5 and 0.5004 would share one record, and 0.1234 would reuse 0.1231's
@@ -99,8 +101,10 @@ def _path(name: str, value):
     if value is None:
         return None
     path = paths.resolve(value, paths.ROOT)
-    if path.exists() and not path.is_dir():
-        raise bad(name, value, "a folder, but that path is an existing file")
+    above = paths.nearest_existing(path)
+    if not above.is_dir():
+        raise bad(name, value, "a folder, but that path is an existing file" if above == path
+                  else f"a folder, but {above} is an existing file: no folder can be made under it")
     return str(path)
 
 
@@ -118,9 +122,22 @@ def _outputs(cfg: Config, given: dict) -> None:
             made = _run_preset(path)
             if made not in (None, cfg.preset):
                 why = f"it holds a run of preset {made!r} (its run.json)"
+        if why is None:
+            why = _unwritable(path)
         if why is not None:
             raise bad(name, given.get(name, str(path)), f"{why}; choose another folder, or None for "
                       f"{default(cfg.preset)}")
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why no file can be written in `path` (made if missing), or None: decided by its nearest
+    existing folder. Root ignores permission bits, so as root only a read-only mount is seen."""
+    above = paths.nearest_existing(path)
+    if not above.is_dir():
+        return f"{above} is an existing file: no folder can be made under it"
+    if not os.access(above, os.W_OK | os.X_OK):
+        return f"{above} is not writable by this user"
+    return None
 
 
 def _run_preset(folder: Path) -> str | None:
@@ -176,14 +193,15 @@ def resolve(PRESET: str | None = None, **params) -> Config:
         name = "PRESET" if source == "default" else source
     # (not isinstance first: a list would raise TypeError in the `in`)
     if not isinstance(PRESET, str) or PRESET not in presets.PRESETS:
-        raise bad(name, PRESET, f"one of {list(presets.PRESETS)}")
+        hint = _did_you_mean(PRESET, presets.PRESETS, repr) if isinstance(PRESET, str) else ""
+        raise bad(name, PRESET, f"{hint}one of {list(presets.PRESETS)}")
     unknown = sorted(set(params) - set(PARAMETERS))
     if unknown:  # a typo must not be dropped silently: the run would use the preset's value
-        close = difflib.get_close_matches(unknown[0].upper(), PARAMETERS, n=1)
-        hint = f"did you mean {close[0]}? " if close else ""
+        hint = _did_you_mean(unknown[0].upper(), PARAMETERS, str)
         raise bad(unknown[0], params[unknown[0]], f"unknown parameter; {hint}known parameters "
                   f"are PRESET, {', '.join(PARAMETERS)}")
     given = {k: v for k, v in params.items() if v is not None}
+    _lists_not_text(given)
     cfg = dataclasses.replace(presets.PRESETS[PRESET], **_changes(given))
     _outputs(cfg, given)
     # Every (dataset, model) pair must make sense; a model list applies to every dataset.
@@ -199,6 +217,26 @@ def resolve(PRESET: str | None = None, **params) -> Config:
         raise bad("DEVICE", "cuda", "'auto' or 'cpu': torch sees no CUDA device here")
     _precision(cfg)
     return cfg
+
+
+def _did_you_mean(word: str, known, show) -> str:
+    close = difflib.get_close_matches(word, known, n=1)
+    return f"did you mean {show(close[0])}? " if close else ""
+
+
+# Parameters that take a list. papermill's `-p SPARSITIES "[0.5,0.9]"` passes the text
+# "[0.5,0.9]"; only `-y` (YAML) passes a list.
+LISTS = ("DATASETS", "MODELS", "SPARSITIES", "SEEDS", "WIDTHS")
+
+
+def _lists_not_text(given: dict) -> None:
+    """Refuse a list parameter given as text that looks like a list, pointing to `-y`."""
+    for name in LISTS:
+        text = given.get(name)
+        if isinstance(text, str) and (text.strip()[:1] in ("[", "(") or "," in text):
+            items = ", ".join(t.strip() for t in text.strip().strip("[]()").split(",") if t.strip())
+            raise bad(name, text, "a list, not text that looks like one (papermill's -p passes "
+                      f'text): give it as YAML with -y, e.g. -y "{name}: [{items}]"')
 
 
 def _precision(cfg: Config) -> None:

@@ -75,7 +75,10 @@ def _fp32(precision: str) -> None:
 
 @functools.lru_cache(maxsize=1)
 def git_commit() -> dict:
-    """The commit of the code (and whether the tree had uncommitted changes); None outside git."""
+    """The commit of the code (and whether the tree had uncommitted changes); None outside git
+    and for an installed package (its folder may sit inside someone else's repository)."""
+    if not paths.CLONE:
+        return {"commit": None, "dirty": None}
     def git(*args):
         return subprocess.run(["git", "-C", str(paths.ROOT), *args], capture_output=True,
                               text=True, timeout=10)

@@ -90,9 +90,10 @@ NOTEBOOK = {"search": "notebooks/01_search", "training": "notebooks/02_training"
 
 
 def _shown(path: Path) -> str:
-    """A path as a user of the repository reads it: relative to its root where it is inside."""
+    """A path as a user reads it: relative to the clone's root (installed: the working
+    directory) where it is inside."""
     try:
-        return str(Path(path).relative_to(paths.ROOT))
+        return str(Path(path).relative_to(paths.home()))
     except ValueError:
         return str(path)
 

@@ -24,7 +24,7 @@ from ..analysis import stats
 from ..axes import registry
 from ..config import Config
 from ..viz import plotting, tables
-from . import provenance, trials
+from . import coverage, provenance, trials
 from .lock import exclusive
 from .record_tables import search_records, search_table, train_records, training_tables
 from .records import Store, atomic_write, file_digests, write_csv
@@ -157,13 +157,14 @@ def run_training(cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def run_analysis(cfg: Config) -> pd.DataFrame:
     """Statistics per dataset x model x sparsity from accuracy.csv and curves.csv -> stats.csv,
-    and the analysis tables of the run's axes (e.g. methods.csv: every method vs random)."""
+    and the analysis tables of the run's axes (e.g. methods.csv: every method vs random).
+    Refuses, before any work, tables of another grid than `cfg` asks for (`coverage`)."""
     t0 = time.time()
     out = _outputs(cfg, "analysis")
     read = reader(cfg)
     with exclusive(cfg.results_path):  # refuse a second process, as the other stages do
-        table = stats.compute_stats(read("accuracy.csv"), read("curves.csv"),
-                                    margin=cfg.equivalence_margin)
+        accuracy = coverage.read(cfg, "03_analysis")["accuracy.csv"]
+        table = stats.compute_stats(accuracy, read("curves.csv"), margin=cfg.equivalence_margin)
         before = file_digests(out)
         _write(cfg, {"stats.csv": table})
         for axis in registry.active(cfg):  # in order: an axis may read an earlier one's table
@@ -197,16 +198,18 @@ def summary(cfg: Config, axis: str) -> list | None:
 
 
 def run_figures(cfg: Config, show: bool = False) -> list:
-    """Every figure (PNG and PDF) and the main table (Markdown and LaTeX) into FIGURES_DIR."""
+    """Every figure (PNG and PDF) and the main table (Markdown and LaTeX) into FIGURES_DIR.
+    Refuses, before any work, tables of another grid than `cfg` asks for (`coverage`)."""
     import matplotlib.pyplot as plt  # late: pyplot starts a backend, only drawing needs it
     t0 = time.time()
     read = reader(cfg)
     with exclusive(cfg.results_path):  # refuse a second process, as the other stages do
+        checked = coverage.read(cfg, "04_figures")
+        stats_df, accuracy = checked["stats.csv"], checked["accuracy.csv"]
         plotting.set_style()
-        stats_df, accuracy = read("stats.csv"), read("accuracy.csv")
         figures = {"accuracy_vs_sparsity": plotting.plot_accuracy_vs_sparsity(stats_df),
                    "learning_curves": plotting.plot_learning_curves(read("curves.csv")),
-                   "search": plotting.plot_search(read("search.csv"), accuracy)}
+                   "search": plotting.plot_search(checked["search.csv"], accuracy)}
         tabled = {"main_table": (stats_df, tables.main_table)}
         for axis in registry.active(cfg):
             figures.update(axis.figures(cfg, read))
