@@ -1,0 +1,69 @@
+"""The report of issue 19 (weedout.report.designs; notebooks/study/11_designs): its comparison
+of every method with a random control against the pipeline's own (methods.csv), and its
+conclusions following the committed tables they read."""
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from weedout.config import paths
+from weedout.report import designs
+
+ROOT = paths.ROOT
+
+
+def test_against_random_equals_the_pipelines_methods_table():
+    """Two computations of every method against the same run's random control: the report's
+    (accuracy.csv, paired by seed) and the analysis stage's (methods.csv)."""
+    mine = designs.against_random(ROOT, "cpu_pai", "cpu_pai")
+    theirs = pd.read_csv(ROOT / "results" / "cpu_pai" / "methods.csv")
+    keys = ["dataset", "model", "sparsity", "method"]
+    both = mine.merge(theirs[keys + ["verdict", "p_holm", "tost_p_holm", "diff_mean"]],
+                      on=keys, suffixes=("", "_stage"))
+    assert len(both) == len(mine) == len(theirs)
+    assert (both.verdict == both.verdict_stage).all()
+    np.testing.assert_allclose(both.p_holm, both.p_holm_stage, rtol=1e-12)
+    np.testing.assert_allclose(both.tost_p_holm, both.tost_p_holm_stage, rtol=1e-12)
+    np.testing.assert_allclose(both.diff_mean, 100 * both.diff_mean_stage, rtol=1e-12)
+
+
+@pytest.fixture()
+def root(tmp_path):
+    """A copy of the committed results the paper's-grid conclusion reads, with `cpu` copied as
+    its own rescaled twin (the same tables: the conclusion must then hold under both)."""
+    for preset in ("cpu", "cpu_widths"):
+        shutil.copytree(ROOT / "results" / preset, tmp_path / "results" / preset,
+                        ignore=shutil.ignore_patterns("trials", "notebooks"))
+    shutil.copytree(tmp_path / "results" / "cpu", tmp_path / "results" / "cpu_rescaled")
+    return tmp_path
+
+
+def _row(table, conclusion, design):
+    hit = table[(table.conclusion == conclusion) & (table.design == design)]
+    assert len(hit) == 1, (conclusion, design, table[["conclusion", "design"]])
+    return hit.iloc[0]
+
+
+def test_a_conclusion_read_under_both_initialisations(root):
+    table = designs.conclusions(root)
+    name = "weedout is never better than random (paper's grid)"
+    assert _row(table, name, "init inherited").holds and _row(table, name, "init rescaled").holds
+    answer = designs.designs_answer(root)
+    assert "1 could be read under more than one design so far and 1 of those hold" in answer
+    assert "`cpu_global_rescaled`" in answer and "`cpu`," not in answer
+
+
+def test_a_changed_table_changes_the_conclusion(root):
+    """One level of the rescaled twin made a 'weedout better' verdict: the conclusion no longer
+    holds there, the summary says so, and the inherited run's row is untouched."""
+    path = root / "results" / "cpu_rescaled" / "stats.csv"
+    st = pd.read_csv(path)
+    st.loc[3, "verdict"] = "weedout better"
+    st.to_csv(path, index=False)
+    table = designs.conclusions(root)
+    name = "weedout is never better than random (paper's grid)"
+    assert _row(table, name, "init inherited").holds
+    row = _row(table, name, "init rescaled")
+    assert not row.holds and " / 1 / " in row.evidence
+    assert f"'{name}' holds under 1 of 2" in designs.designs_answer(root)
