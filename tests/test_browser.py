@@ -78,6 +78,8 @@ def lab(prerequisites, tmp_path_factory):
     (repo / "notebooks").mkdir()
     for name in NAMES:
         shutil.copy2(ROOT / "notebooks" / f"{name}.ipynb", repo / "notebooks")
+    # a clone has its pyproject.toml beside the notebooks (paths.CLONE): outputs go to its root
+    shutil.copy2(ROOT / "pyproject.toml", repo)
     for path, value in SETTINGS.items():
         (tmp / "settings" / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp / "settings" / path).write_text(json.dumps(value))

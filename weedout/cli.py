@@ -233,11 +233,13 @@ def _main(argv: list[str], progress: _Progress) -> int:
         progress.doing = f"the {args.executor} workers were"
         if not _run_workers(args, cfg, only, slurm):
             return 1
-    with _kernel_import_path():
+    with _kernel_import_path(), interruption.Watch() as ctrl_c:
         for name in (n for n in NOTEBOOKS if n in only):
             t0, progress.doing = time.time(), f"{name} was"
             if not _notebook(cfg, name, params):
+                ctrl_c.check()  # a failure that a swallowed Ctrl-C caused is the Ctrl-C
                 return 1
+            ctrl_c.check()
             seconds[name] = time.time() - t0
             print(f"  {name:12s} {seconds[name]:7.1f} s")
     progress.doing = "the run's last record (run.json) was"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -66,3 +67,28 @@ def stderr_to(log: Path):
         os.close(saved)
         if log.exists() and log.stat().st_size == 0:
             log.unlink()  # a quiet run leaves no empty log behind
+
+
+class Watch:
+    """Remembers a Ctrl-C for the whole run. The signal reaches this process while papermill
+    waits on a kernel, and an event loop or a kernel between two cells can swallow it (the
+    notebook then finishes as if nothing happened); so the handler notes it, raises as Python's
+    own does, and `check()` after each notebook raises it again if it was swallowed."""
+
+    def __init__(self):
+        self.seen = False
+
+    def _handler(self, signum, frame):
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __enter__(self):
+        self._before = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self._before)
+
+    def check(self) -> None:
+        if self.seen:
+            raise KeyboardInterrupt

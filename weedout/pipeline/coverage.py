@@ -19,9 +19,10 @@ from .. import config
 from ..analysis import stats
 from .run_record import read_table
 
-# The tables each stage reads (and checks), and the notebook that writes each of them.
+# The tables each stage reads (and checks), and the notebook that writes each of them. Read in
+# this order: the stage's own input first, so that a missing one names the notebook before it.
 READS = {"03_analysis": ("accuracy.csv",),
-         "04_figures": ("accuracy.csv", "search.csv", "stats.csv")}
+         "04_figures": ("stats.csv", "accuracy.csv", "search.csv")}
 WRITER = {"search.csv": "01_search", "accuracy.csv": "02_training", "stats.csv": "03_analysis"}
 
 
@@ -60,7 +61,8 @@ def on_disk(table: pd.DataFrame, name: str) -> dict:
 def check(cfg: config.Config, notebook: str, tables: dict[str, pd.DataFrame]) -> None:
     """Refuse (GridMismatchError) if a table `notebook` reads holds another grid than `cfg`
     asks for, saying what is on disk and what was asked, per differing parameter."""
-    for name, table in tables.items():
+    # stats.csv last: it counts seeds, the others list them (the more telling message first)
+    for name, table in sorted(tables.items(), key=lambda item: item[0] == "stats.csv"):
         have, want = on_disk(table, name), asked(cfg, counted=name == "stats.csv")
         differ = [k for k in want if have[k] != want[k] and k != "cells"]
         if not differ and have["cells"] != want["cells"]:
