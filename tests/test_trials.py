@@ -108,3 +108,21 @@ def test_bad_executor_settings_fail_before_any_work(argv, message, tmp_path, cap
     assert cli.main(["--preset", "smoke", "--results-dir", str(tmp_path / "r"), *argv]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_wait_names_the_holder_once_and_a_released_claim_says_nothing(tmp_path, capsys):
+    """The line a waiting worker prints: the holder's pid and host from its claim, once per
+    trial; nothing for a claim released since (it used to say 'pid None on None'); a claim
+    still being written is 'another worker'."""
+    held, gone, garbled = [("digits", "mlp", s, 0) for s in (0.1, 0.2, 0.3)]
+    write_claim(tmp_path, trials.key(held), 4242, "node-7")
+    (tmp_path / f"{trials.key(garbled)}.claim").write_text("{")
+    told: set = set()
+    for _ in range(2):
+        trials._tell_waits("search", [held, gone, garbled], told, Claims(tmp_path))
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"weedout: search trial {trials.key(held)} is being computed by pid 4242 on "
+                   "node-7: waiting for it",
+                   f"weedout: search trial {trials.key(garbled)} is being computed by another "
+                   "worker (its claim is still being written): waiting for it"]
+    assert "None" not in "".join(err)

@@ -82,6 +82,20 @@ def computed_log(store: Store, phase: str) -> list[dict]:
 Compute = Callable[[list, Callable[[Trial, dict], None]], None]
 
 
+def _tell_waits(phase: str, waiting: list[Trial], told: set, claims: Claims) -> None:
+    """Say once per trial who holds it, so a wait is never a mystery. A claim released since
+    (the trial done, or given up) says nothing: the next pass loads or takes it."""
+    for t in waiting:
+        info = None if key(t) in told else holder(claims.path(key(t)))
+        if info is None:
+            continue
+        told.add(key(t))
+        who = (f"pid {info['pid']} on {info.get('host')}" if "pid" in info
+               else "another worker (its claim is still being written)")
+        print(f"weedout: {phase} trial {key(t)} is being computed by {who}: waiting for it",
+              file=sys.stderr)
+
+
 def execute(store: Store, phase: str, todo: list[Trial], compute: Compute) -> int:
     """Compute every trial of `todo` that has no record, claiming each first; wait for those
     another live worker holds (take them over if it dies). `compute(trials, save)` computes a
@@ -119,13 +133,7 @@ def execute(store: Store, phase: str, todo: list[Trial], compute: Compute) -> in
                     finally:
                         for t in mine:
                             claims.release(key(t))
-            for t in waiting:
-                if key(t) not in told:  # say once who holds it, so a wait is never a mystery
-                    told.add(key(t))
-                    info = holder(claims.path(key(t))) or {}
-                    print(f"weedout: {phase} trial {key(t)} is being computed by pid "
-                          f"{info.get('pid')} on {info.get('host')}: waiting for it",
-                          file=sys.stderr)
+            _tell_waits(phase, waiting, told, claims)
             if waiting:
                 time.sleep(POLL)
             pending = waiting
