@@ -41,7 +41,10 @@ def methods_table(methods: pd.DataFrame) -> pd.DataFrame:
 
 def style(method: str, order: list[str]):
     """Colour per base method (its inverted twin shares it, dashed; none close to random's
-    blue band); controls in black and grey, dotted."""
+    blue band); controls in black and grey, dotted; dense, weedout and random in the house
+    colours, solid."""
+    if method in plotting.METHOD_COLORS:
+        return plotting.METHOD_COLORS[method], "-"
     base = method.removesuffix("_inverted")
     palette = dict(zip(sorted({m.removesuffix("_inverted") for m in order}
                               - {"scratch", "rescaled", "weedout"}),
@@ -75,10 +78,8 @@ def plot_methods(methods: pd.DataFrame, dense: pd.DataFrame | None = None):
         ax.set_ylabel("test accuracy (%)")
         n = d["n_pairs"].max()
         ax.set_title(f"{ds} · {model}   {plotting.seeds_label(n)}".rstrip(), fontsize=10.5)
-    axes.flat[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
-    fig.suptitle("Every method vs the random control (mean over seeds; band: random's 95% CI)",
-                 fontsize=11.5)
-    return fig
+    return plotting.finish(
+        fig, axes, "Every method vs the random control (mean over seeds; band: random's 95% CI)")
 
 
 def plot_compute(compute: pd.DataFrame):
@@ -94,8 +95,7 @@ def plot_compute(compute: pd.DataFrame):
         means = cell.groupby(["method", "sparsity"])[["total_flops", "test_acc"]].mean().reset_index()
         for m in order:
             g = means[means.method == m].sort_values("sparsity")
-            c, ls = (plotting.METHOD_COLORS[m], "-") if m in plotting.METHOD_COLORS else \
-                style(m, order)
+            c, ls = style(m, order)
             ax.plot(g.total_flops / 1e9, g.test_acc * 100, color=c, ls=ls, lw=1.2, label=m)
             ax.scatter(g.total_flops / 1e9, g.test_acc * 100, color=c, s=6 + 30 * g.sparsity,
                        zorder=3)
@@ -110,10 +110,8 @@ def plot_compute(compute: pd.DataFrame):
         ax.set_xlabel("search + training compute per network (GFLOPs)")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{ds} · {model}", fontsize=10.5)
-    axes.flat[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
-    fig.suptitle("Accuracy against compute (mean over seeds; larger marker = sparser)",
-                 fontsize=11.5)
-    return fig
+    return plotting.finish(
+        fig, axes, "Accuracy against compute (mean over seeds; larger marker = sparser)")
 
 
 def plot_split(split: pd.DataFrame):
@@ -127,8 +125,7 @@ def plot_split(split: pd.DataFrame):
         d = split[(split.dataset == ds) & (split.model == model)]
         for m in order:
             g = d[d.method == m].sort_values("sparsity")
-            c, ls = ((plotting.METHOD_COLORS[m], "-") if m in plotting.METHOD_COLORS
-                     else style(m, order))
+            c, ls = style(m, order)
             x = 100 * g.sparsity
             ax.plot(x, g.first_share, color=c, ls=ls, lw=1.3, marker=".", ms=4, label=m)
             ax.fill_between(x, g.first_share - g.first_share_sd, g.first_share + g.first_share_sd,
@@ -136,7 +133,5 @@ def plot_split(split: pd.DataFrame):
         ax.set_xlabel("node sparsity (%)")
         ax.set_ylabel("first hidden layer's share of the kept nodes")
         ax.set_title(f"{ds} · {model}", fontsize=10.5)
-    axes.flat[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
-    fig.suptitle("The split of the node budget over the layers (mean over seeds, band: ± sd)",
-                 fontsize=11.5)
-    return fig
+    return plotting.finish(
+        fig, axes, "The split of the node budget over the layers (mean over seeds, band: ± sd)")

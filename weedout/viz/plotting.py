@@ -70,6 +70,13 @@ def subplots(nrows: int, ncols: int, w: float = 4.3, h: float = 3.3, **kw):
     return fig, axes
 
 
+def finish(fig: Figure, axes, title: str) -> Figure:
+    """How a row of panels ends: one legend right of the last panel, the title above them all."""
+    axes.flat[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
+    fig.suptitle(title, fontsize=11.5)
+    return fig
+
+
 def _mean_ci(values: pd.Series) -> tuple[float, float]:
     """Mean and 95% t-interval half-width (NaN for fewer than two values)."""
     v = values.dropna().to_numpy(float)
