@@ -6,6 +6,7 @@ finished grid. Every run's tables must equal a serial run's, and every trial is 
 Where the cluster cannot be started (not root, slurm-wlm/munge not installed) the Slurm tests
 skip with the reason; with CI=true they fail instead (.ci/run installs Slurm).
 """
+import json
 import os
 import shutil
 import subprocess
@@ -128,6 +129,13 @@ def test_two_local_runs_at_once_share_the_work(serial, tmp_path):
         finished(proc)
     assert_same_tables(res, serial)
     computed_once(res)
+    # run.json says who computed the numbers (the notebooks only reduced the workers' records)
+    command = json.loads((res / "run.json").read_text())["command"]
+    assert command["argv"][-4:] == ["--executor", "local", "--workers", "2"]
+    workers = command["workers"]
+    assert workers["executor"] == "local" and workers["workers"] == 2
+    assert workers["threads_each"] == max(1, (os.cpu_count() or 1) // 2)
+    assert set(workers) >= {"search", "train"} and workers["train"]["seconds"] > 0
 
 
 def test_an_added_seed_computes_only_its_trials(serial, tmp_path):

@@ -120,9 +120,11 @@ def _executor_options(args) -> executors.SlurmOptions:
     return slurm
 
 
-def _run_workers(args, cfg, only, slurm) -> bool:
-    """The search, then the training trials on the executor's workers; False if some failed."""
+def _run_workers(args, cfg, only, slurm) -> dict | None:
+    """The search, then the training trials on the executor's workers: per phase, the trials
+    they computed and their wall time (for run.json), or None if some failed."""
     os.environ[lock.LOCK_WAIT_ENV] = "600"  # reduce steps of concurrent runs take turns
+    done = {}
     for phase, notebook in (("search", "01_search"), ("train", "02_training")):
         if notebook not in only:
             continue
@@ -130,13 +132,14 @@ def _run_workers(args, cfg, only, slurm) -> bool:
                                trials.plan(cfg, phase)))
         t0 = time.time()
         failed = executors.run(args.executor, cfg, phase, args.workers, slurm)
+        done[phase] = {"trials": n, "seconds": round(time.time() - t0, 1)}
         print(f"  {phase} trials: {n} missing, computed by {args.executor} workers in "
-              f"{time.time() - t0:.1f} s")
+              f"{done[phase]['seconds']:.1f} s")
         if failed:
             print(f"error: {len(failed)} {phase} task(s) failed; the other trials are kept, rerun "
                   "the same command to resume:\n  " + "\n  ".join(failed), file=sys.stderr)
-            return False
-    return True
+            return None
+    return done
 
 
 @dataclass
@@ -229,10 +232,14 @@ def _main(argv: list[str], progress: _Progress) -> int:
     (cfg.results_path / "notebooks").mkdir(parents=True, exist_ok=True)
     print(f"weedout: preset {cfg.preset}, config digest {cfg.digest()}, results in {cfg.results_path}")
     seconds, before = {}, run_record.run_json(cfg).get("stages") or {}
+    workers = None
     if args.executor != "serial":
         progress.doing = f"the {args.executor} workers were"
-        if not _run_workers(args, cfg, only, slurm):
+        phases = _run_workers(args, cfg, only, slurm)
+        if phases is None:
             return 1
+        workers = {"executor": args.executor, **executors.describe(args.executor, args.workers,
+                                                                   slurm), **phases}
     with _kernel_import_path(), interruption.Watch() as ctrl_c:
         for name in (n for n in NOTEBOOKS if n in only):
             t0, progress.doing = time.time(), f"{name} was"
@@ -245,11 +252,15 @@ def _main(argv: list[str], progress: _Progress) -> int:
     progress.doing = "the run's last record (run.json) was"
     # run.json's "command" is the run that computed the numbers: a command that computed no
     # trial (e.g. --only 04_figures redrawing committed results) must not replace its wall time;
-    # every command's timing goes to last_run.json
+    # every command's timing goes to last_run.json. With an executor the workers computed them
+    # (the notebooks only reduced their records): their wall time and threads go in too.
     after = run_record.run_json(cfg).get("stages", {})
     computed = any(after.get(k, {}).get("trials_computed", 0) > 0 and after.get(k) != before.get(k)
                    for k in ("search", "training"))
-    run_record.record_command(cfg, argv, seconds, time.time() - started, changed=computed)
+    computed = computed or any(p["trials"] > 0 for k, p in (workers or {}).items()
+                               if k in trials.PHASES)
+    run_record.record_command(cfg, argv, seconds, time.time() - started, changed=computed,
+                              workers=workers)
     print(f"done in {time.time() - started:.1f} s: tables in {cfg.results_path}, "
           f"figures in {cfg.figures_path}")
     return 0

@@ -57,6 +57,22 @@ def check(executor: str, workers: int | None, slurm: SlurmOptions) -> None:
                    "login node, or use --executor serial|local")
 
 
+def threads_each(workers: int) -> int:
+    """Torch threads per local worker: the cores shared out, no oversubscription on CPU."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def describe(executor: str, workers: int | None, slurm: SlurmOptions) -> dict:
+    """Who computes the trials, for run.json: worker count and threads each (local), or the
+    Slurm resources asked for."""
+    if executor == "local":
+        return {"workers": workers or 1, "threads_each": threads_each(workers or 1)}
+    if executor == "slurm":
+        return {"cpus_per_task": slurm.cpus_per_task, "gpus_per_task": slurm.gpus_per_task,
+                "partition": slurm.partition}
+    return {}
+
+
 def work(cfg, phase: str, todo: list, threads: int | None = None) -> int:
     """One worker: the body of every local process and Slurm array task. Returns the number of
     trials it computed. On Slurm, CUDA_VISIBLE_DEVICES (set by Slurm for --gpus-per-task) pins
@@ -84,7 +100,7 @@ def run_local(cfg, phase: str, todo: list, workers: int) -> list[str]:
     import torch
     gpus = torch.cuda.device_count() if config.device_of(cfg) == "cuda" else 0
     groups = trials.groups(phase, todo)
-    threads = max(1, (os.cpu_count() or 1) // workers)  # no oversubscription on CPU
+    threads = threads_each(workers)
     ctx = multiprocessing.get_context("spawn")  # no forked torch state (threads, CUDA)
     procs = []
     for i in range(workers):

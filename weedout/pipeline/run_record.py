@@ -55,14 +55,18 @@ def record_stage(cfg, stage: str, seconds: float, computed: int, store: "Store |
 
 
 def record_command(cfg, argv: list[str], notebooks: dict[str, float], seconds: float,
-                   changed: bool = True) -> None:
+                   changed: bool = True, workers: dict | None = None) -> None:
     """The whole command's wall time (notebook start-up included) and each notebook's, next to
     the stages' own timings: what `python -m weedout` cost from start to finish. Into run.json
-    only if the command changed it (`changed`), always into last_run.json."""
+    only if the command changed it (`changed`), always into last_run.json. `workers`: with an
+    executor, who computed the trials (executor, workers, threads each) and, per phase, how many
+    and in what wall time."""
     command = {"argv": ["python", "-m", "weedout", *argv],
                "notebooks_seconds": {k: round(v, 1) for k, v in notebooks.items()},
                "total_seconds": round(seconds, 1),
                "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if workers:
+        command["workers"] = workers
     with exclusive(cfg.results_path):
         for name in (LAST_RUN, "run.json") if changed else (LAST_RUN,):
             run = _read_json(cfg.results_path / name)
