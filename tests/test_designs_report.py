@@ -67,3 +67,21 @@ def test_a_changed_table_changes_the_conclusion(root):
     row = _row(table, name, "init rescaled")
     assert not row.holds and " / 1 / " in row.evidence
     assert f"'{name}' holds under 1 of 2" in designs.designs_answer(root)
+
+
+def test_the_split_table_is_the_first_layers_share_by_hand():
+    """design_runs.split against a count from accuracy.csv's widths column ("kept1-kept2"):
+    per network kept1 / (kept1 + kept2), then the mean over seeds, for every cell."""
+    from weedout.report import design_runs
+    preset = "cpu_global"
+    table = design_runs.split(ROOT, preset)
+    acc = pd.read_csv(ROOT / "results" / preset / "accuracy.csv")
+    acc = acc[acc.sparsity > 0]
+    assert len(table) == acc.groupby(["dataset", "model", "sparsity"]).ngroups
+    for r in table.itertuples(index=False):
+        for method in ("weedout", "random"):
+            g = acc[(acc.dataset == r.dataset) & (acc.model == r.model) & (acc.method == method)
+                    & (np.isclose(100 * acc.sparsity, float(r.sparsity.rstrip("%"))))]
+            kept = np.array([[int(v) for v in w.split("-")] for w in g.widths])
+            assert len(kept) == 10
+            assert getattr(r, method) == f"{np.mean(kept[:, 0] / kept.sum(axis=1)):.2f}"

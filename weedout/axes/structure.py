@@ -211,9 +211,9 @@ class Structure(Axis):
     def summary(self, cfg: Config, read) -> list:
         if cfg.structure in ("local", "unstructured"):  # even splits; weight masks keep nodes
             return []
-        alloc = allocation(read("accuracy.csv"))
+        # every sparse method: weedout, random and, in a comparators run, each saliency score
         return [("Mean kept nodes per layer and the first layer's share",
-                 alloc[alloc.method.isin(["weedout", "random"])])]
+                 allocation(read("accuracy.csv")))]
 
     def report(self, root: Path, preset: str) -> str:
         got = committed(root, preset, "config.json")

@@ -217,36 +217,6 @@ def designs_answer(root: Path) -> str:
     return text + (f" (not run yet: {', '.join(f'`{p}`' for p in gone)})." if gone else ".")
 
 
-# The runs of this issue in reading order: (title, preset, the axis whose report shows it, figure).
-RUNS = (("Rescaled: the paper's grid, the local networks of the rescaled runs", "cpu_rescaled",
-         None, "accuracy_vs_sparsity"),
-        ("Rescaled: unstructured", "cpu_unstructured_rescaled", "structure", "accuracy_vs_sparsity"),
-        ("Rescaled: global", "cpu_global_rescaled", "structure", "split"),
-        ("Rescaled: non-uniform", "cpu_structure_rescaled", "structure", "accuracy_vs_sparsity"),
-        ("Rescaled: the parent's width", "cpu_widths_rescaled", "widths", None),
-        ("Non-uniform at equal parameters", "cpu_structure_params", "structure",
-         "accuracy_vs_sparsity"),
-        ("ERK weight masks", "cpu_unstructured_erk", "structure", "accuracy_vs_sparsity"),
-        ("Drop-and-grow, SET-like", "cpu_dst_set", "search_every", "throughout"),
-        ("Drop-and-grow, RigL-like", "cpu_dst_rigl", "search_every", "throughout"),
-        ("Saliency ranked across the layers", "cpu_pai_global", "methods", "split"))
-
-
-def sections(root: Path) -> list[tuple[str, str, str, str | None]]:
-    """(title, preset, Markdown, figure name) of every committed run of RUNS: the report of the
-    axis that shows it, or weedout's verdicts against random for the plain grid."""
-    out = []
-    for title, preset, axis, fig in RUNS:
-        if not has(root, preset):
-            continue
-        text = (registry.get(axis).report(root, preset) if axis else
-                f"Weedout against random: {said(counts(study.table(root, preset, 'stats').verdict))}"
-                " (equivalent / inconclusive / better / worse) of the levels.")
-        shown = fig if fig and (Path(root) / "figures" / preset / f"{fig}.png").exists() else None
-        out.append((title, preset, text, shown))
-    return out
-
-
 def rankings(root: Path) -> pd.DataFrame:
     """Per ranking of the saliency scores and random control: the verdicts of every score
     against that control, per dataset and model (`against_random`)."""

@@ -1,0 +1,63 @@
+"""The runs of issue 19 one by one (notebooks/study/11_designs, "The runs"): each run's own
+report as the axis that shows it writes it, its figure, and for a run of global masks the split
+of the node budget that every method ends with, as a table beside the figure."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..axes import registry
+from ..axes.structure import allocation
+from ..viz import fmt, tables
+from . import study
+from .designs import counts, has, said
+
+# The runs of this issue in reading order: (title, preset, the axis whose report shows it, figure).
+RUNS = (("Rescaled: the paper's grid, the local networks of the rescaled runs", "cpu_rescaled",
+         None, "accuracy_vs_sparsity"),
+        ("Rescaled: unstructured", "cpu_unstructured_rescaled", "structure",
+         "accuracy_vs_sparsity"),
+        ("Rescaled: global", "cpu_global_rescaled", "structure", "split"),
+        ("Rescaled: non-uniform", "cpu_structure_rescaled", "structure", "accuracy_vs_sparsity"),
+        ("Rescaled: the parent's width", "cpu_widths_rescaled", "widths", None),
+        ("Non-uniform at equal parameters", "cpu_structure_params", "structure",
+         "accuracy_vs_sparsity"),
+        ("ERK weight masks", "cpu_unstructured_erk", "structure", "accuracy_vs_sparsity"),
+        ("Drop-and-grow, SET-like", "cpu_dst_set", "search_every", "throughout"),
+        ("Drop-and-grow, RigL-like", "cpu_dst_rigl", "search_every", "throughout"),
+        ("Saliency ranked across the layers", "cpu_pai_global", "methods", "split"))
+
+
+def split(root: Path, preset: str) -> pd.DataFrame:
+    """How a run of global masks spreads its node budget: the first hidden layer's share of the
+    kept nodes (mean over seeds) per level and method; the second layer keeps the rest."""
+    t = allocation(study.table(root, preset, "accuracy"))
+    out = t.pivot_table(index=["dataset", "model", "sparsity"], columns="method",
+                        values="first_share").reset_index()
+    out["sparsity"] = out.sparsity.map(lambda s: f"{fmt.pct(s, 0)}%")
+    return out.rename_axis(columns=None).apply(
+        lambda c: c.map("{:.2f}".format) if c.dtype.kind == "f" else c)
+
+
+def sections(root: Path) -> list[tuple[str, str, str, str | None]]:
+    """(title, preset, Markdown, figure name) of every committed run of RUNS: the report of the
+    axis that shows it, or weedout's verdicts against random for the plain grid; under a run of
+    global masks ranked by the saliency scores, the split of the node budget every method ends
+    with (`split`)."""
+    out = []
+    for title, preset, axis, fig in RUNS:
+        if not has(root, preset):
+            continue
+        verdicts = (said(counts(study.table(root, preset, "stats").verdict)) if not axis
+                    else "")
+        text = (registry.get(axis).report(root, preset) if axis else
+                f"Weedout against random: {verdicts} (equivalent / inconclusive / better / "
+                "worse) of the levels.")
+        if fig == "split" and axis == "methods":  # the structure axis's report has weedout's
+            text += ("\n\nThe first hidden layer's share of the kept nodes, mean over seeds (a "
+                     "local mask keeps half in each layer):\n\n"
+                     + tables.to_markdown(split(root, preset)))
+        shown = fig if fig and (Path(root) / "figures" / preset / f"{fig}.png").exists() else None
+        out.append((title, preset, text, shown))
+    return out
