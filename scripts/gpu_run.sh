@@ -6,6 +6,10 @@
 #                                         `make gpu-bundle` builds it)
 #   scripts/gpu_run.sh --dry-run OUTDIR   every step on this machine's CPU at toy size
 #                                         (tests/test_gpu_script.py runs it in CI)
+#   scripts/gpu_run.sh OUTDIR RUN...      the runs named instead of `paper`: each a preset of
+#                                         `python -m weedout --preset RUN`, e.g. issue 19's
+#                                         fashion_pai fashion_pai_global fashion_unstructured
+#   scripts/gpu_run.sh --no-bench ...     without the benchmarks, to leave the runs more minutes
 #
 # Steps, each under its own time limit so a slow one cannot eat the others' minutes (the whole
 # run ends within DEADLINE seconds, 460 by default: under 8 minutes):
@@ -18,7 +22,8 @@
 #             "skipped" where the device has no bfloat16 units (PRECISION would be refused:
 #             so on a CPU without AVX-512 BF16 or AMX, e.g. the dry run on an AMD EPYC)
 #   paper     python -m weedout --preset paper --datasets fashion_mnist --device cuda (4 notebooks),
-#             given whatever time is left
+#             given whatever time is left; or, with RUNs named, one step run-RUN per preset, one
+#             after another, each given an equal share of the time left
 #   collect   tables, run.json, figures, executed notebooks, trial records (to resume), versions
 # A failed step is logged and the next one still runs; a benchmark whose two ways disagree beyond
 # float32 tolerance is marked "disagree" (see its log and JSON) without failing the run.
@@ -26,11 +31,15 @@
 # its output. Exit 0 only if no step failed or timed out.
 set -uo pipefail
 
-DRY=0
-if [ "${1:-}" = "--dry-run" ]; then DRY=1; shift; fi
-if [ $# -ne 1 ]; then echo "usage: scripts/gpu_run.sh [--dry-run] OUTDIR" >&2; exit 2; fi
+DRY=0 BENCH=1
+while [ "${1:-}" = "--dry-run" ] || [ "${1:-}" = "--no-bench" ]; do
+    [ "$1" = "--dry-run" ] && DRY=1 || BENCH=0; shift; done
+if [ $# -lt 1 ]; then
+    echo "usage: scripts/gpu_run.sh [--dry-run] [--no-bench] OUTDIR [RUN ...]" >&2; exit 2; fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$1" && OUT=$(cd "$1" && pwd)
+shift
+RUNS=("${@:-paper}")
 BUNDLE=${BUNDLE:-$ROOT/gpu_bundle}
 START=$SECONDS
 mkdir -p "$OUT/logs" "$OUT/bench"
@@ -55,8 +64,7 @@ if [ $DRY = 1 ]; then
     # on a 2-core machine that other processes share, two OpenMP threads stall on each other.
     BENCH_ARGS=(--seeds 1 --candidates 6 --epochs 1 --sparsities 0.5 0.9 --train-subset 2048
                 --threads 1)
-    PAPER_ARGS=(--seeds 2 --sparsities 0.5,0.9 --candidates 8 --epochs 1
-                --results-dir "$OUT/results/paper" --figures-dir "$OUT/figures/paper")
+    TOY_ARGS=(--seeds 2 --sparsities 0.5,0.9 --candidates 8 --epochs 1)
     TEST_ARGS=(-m "oracle and not cuda")
     BENCH_LIMIT=420                                    # the naive CPU CNN is slow even at toy size,
                                                        # and the baseline and the rates run too
@@ -66,7 +74,7 @@ else
     PY_TARGET=${PY_TARGET:-python3}
     PY=/tmp/weedout-gpu-venv/bin/python
     BENCH_ARGS=()
-    PAPER_ARGS=()
+    TOY_ARGS=()
     TEST_ARGS=(-m cuda)
     BENCH_LIMIT=60
     export WEEDOUT_DATA="$BUNDLE/data"                  # Fashion-MNIST from the bundle
@@ -119,6 +127,7 @@ GRIDS=("digits mlp" "mnist1d cnn1d" "fashion_mnist mlp --seeds 1 --epochs 1"
        "fashion_mnist cnn --seeds 1 --epochs 1")
 BF16=$("$PY" -c "from weedout import precision; print(int(precision.supported('$DEV')))" 2>/dev/null)
 for prec in float32 bfloat16; do
+    [ $BENCH = 1 ] || break
     for grid in "${GRIDS[@]}"; do
         set -- $grid
         ds=$1 model=$2 name=bench-$1-$2 json=$DEV-$1-$2
@@ -134,30 +143,43 @@ for prec in float32 bfloat16; do
     done
 done
 
-# -- paper: the paper preset on Fashion-MNIST through the four notebooks, with what time is left
-LEFT=$((DEADLINE - (SECONDS - START) - 25))
-[ $LEFT -lt 60 ] && LEFT=60
-step paper "$LEFT" "$PY" -m weedout --preset paper --datasets fashion_mnist --device "$DEV" "${PAPER_ARGS[@]}"
-# An op without a deterministic CUDA kernel raises under the default settings: rather than lose
-# the run, redo it with --fast-cuda (run.json then says cuda_mode "fast"; finished trials reused).
-if grep -q "does not have a deterministic implementation" "$OUT/logs/paper.log" 2>/dev/null; then
-    LEFT=$((DEADLINE - (SECONDS - START) - 25))
-    [ $LEFT -ge 60 ] && step paper-fast-cuda "$LEFT" "$PY" -m weedout --preset paper \
-        --datasets fashion_mnist --device "$DEV" --fast-cuda "${PAPER_ARGS[@]}"
-fi
+# -- paper (or the RUNs named): through the four notebooks, with the time left shared out
+run_args() {  # run_args RUN: ARGS, the CLI's arguments for one run (paper: on Fashion-MNIST)
+    ARGS=(--preset "$1" --device "$DEV" "${TOY_ARGS[@]}")
+    if [ "$1" = paper ]; then ARGS+=(--datasets fashion_mnist); fi
+    # A dry run writes into OUTDIR; the GPU machine into the tree's results/RUN, collected below
+    if [ $DRY = 1 ]; then ARGS+=(--results-dir "$OUT/results/$1" --figures-dir "$OUT/figures/$1"); fi
+}
+for i in "${!RUNS[@]}"; do
+    run=${RUNS[$i]}
+    name=run-$run
+    LEFT=$(( (DEADLINE - (SECONDS - START) - 25) / (${#RUNS[@]} - i) ))
+    [ $LEFT -lt 60 ] && LEFT=60
+    run_args "$run"
+    step "$name" "$LEFT" "$PY" -m weedout "${ARGS[@]}"
+    # An op without a deterministic CUDA kernel raises under the default settings: rather than
+    # lose the run, redo it with --fast-cuda (run.json then says cuda_mode "fast"; finished
+    # trials reused).
+    if grep -q "does not have a deterministic implementation" "$OUT/logs/$name.log" 2>/dev/null; then
+        LEFT=$(( (DEADLINE - (SECONDS - START) - 25) / (${#RUNS[@]} - i) ))
+        [ $LEFT -ge 60 ] && step "$name-fast-cuda" "$LEFT" "$PY" -m weedout "${ARGS[@]}" --fast-cuda
+    fi
+done
 
 # -- collect: what comes back (on the GPU machine the run wrote into the tree's results/paper)
 COLLECT='set -e
 if [ "$DRY" = 0 ]; then
     mkdir -p "$OUT/results" "$OUT/figures"
-    cp -r results/paper "$OUT/results/" 2>/dev/null || true
-    rm -f "$OUT/results/paper/.lock"
-    cp -r figures/paper "$OUT/figures/" 2>/dev/null || true
+    for run in $RUN_LIST; do
+        cp -r "results/$run" "$OUT/results/" 2>/dev/null || true
+        rm -f "$OUT/results/$run/.lock"
+        cp -r "figures/$run" "$OUT/figures/" 2>/dev/null || true
+    done
 fi
 command -v nvidia-smi > /dev/null && nvidia-smi > "$OUT/logs/nvidia-smi.log" 2>&1 || true
 "$PY" -m pip freeze > "$OUT/logs/pip-freeze.log" 2>&1 || true
 ls -R "$OUT/results" "$OUT/figures" "$OUT/bench" 2>/dev/null | head -100'
-export DRY OUT PY
+export DRY OUT PY RUN_LIST="${RUNS[*]}"
 step collect 20 bash -c "$COLLECT"
 
 echo "done in $((SECONDS - START)) s; summary in $OUT/summary.tsv"

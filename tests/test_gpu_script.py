@@ -38,8 +38,9 @@ def dry_run(tmp_path_factory):
         pytest.skip("Fashion-MNIST is not on this machine: `make data DATASETS=fashion_mnist`")
     out = tmp_path_factory.mktemp("gpu-dry-run")
     env = {**os.environ, "PY": sys.executable}
-    proc = subprocess.run(["bash", str(SCRIPT), "--dry-run", str(out)], capture_output=True,
-                          text=True, env=env, timeout=1200)
+    # The default run (paper) and a preset named after OUTDIR, as issue 19's Fashion runs are
+    proc = subprocess.run(["bash", str(SCRIPT), "--dry-run", str(out), "paper", "smoke"],
+                          capture_output=True, text=True, env=env, timeout=1200)
     with open(out / "summary.tsv") as f:
         steps = {row["step"]: row for row in csv.DictReader(f, delimiter="\t")}
     return proc, out, steps
@@ -52,7 +53,8 @@ def test_every_step_runs_and_passes(dry_run):
     assert proc.returncode == 0, proc.stdout + proc.stderr + logs
     grids = ["digits-mlp", "mnist1d-cnn1d", "fashion_mnist-mlp", "fashion_mnist-cnn"]
     assert list(steps) == ["install", "tests", *[f"bench-{g}" for g in grids],
-                           *[f"bench-bf16-{g}" for g in grids[2:]], "paper", "collect"]
+                           *[f"bench-bf16-{g}" for g in grids[2:]], "run-paper", "run-smoke",
+                           "collect"]
     bf16 = precision.supported("cpu")  # bfloat16 benchmarks run where the CPU has the units
     for name, row in steps.items():
         if name.startswith("bench-bf16-"):  # bfloat16 may end beyond float32's tolerances
@@ -87,6 +89,39 @@ def test_paper_preset_tables_figures_and_notebooks(dry_run):
     assert run["command"]["total_seconds"] > 0
 
 
+def test_a_named_preset_comes_back_as_its_own_run(dry_run):
+    _, out, _ = dry_run
+    run = json.loads((out / "results" / "smoke" / "run.json").read_text())
+    assert run["config"]["preset"] == "smoke" and run["config"]["seeds"] == [0, 1]
+    assert (out / "results" / "smoke" / "stats.csv").is_file()
+    assert (out / "figures" / "smoke" / "main_table.md").is_file()
+
+
+def test_no_bench_runs_each_named_preset_in_turn(tmp_path):
+    """The script's plan, with a stand-in python that only notes its arguments: --no-bench
+    leaves every benchmark out, and each RUN named is one `python -m weedout --preset RUN`
+    writing into OUTDIR (a dry run), in the order given."""
+    calls = tmp_path / "calls"
+    fake = tmp_path / "python"
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PY": str(fake), "PY_TARGET": str(fake), "BUNDLE": str(tmp_path / "no")}
+    out = tmp_path / "o"
+    proc = subprocess.run(["bash", str(SCRIPT), "--dry-run", "--no-bench", str(out), "fashion_pai",
+                           "fashion_unstructured"], capture_output=True, text=True, env=env,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(out / "summary.tsv") as f:
+        steps = [row["step"] for row in csv.DictReader(f, delimiter="\t")]
+    assert steps == ["install", "tests", "run-fashion_pai", "run-fashion_unstructured", "collect"]
+    runs = [c.split() for c in calls.read_text().splitlines() if c.startswith("-m weedout ")]
+    assert [r[r.index("--preset") + 1] for r in runs] == ["fashion_pai", "fashion_unstructured"]
+    for r, name in zip(runs, ("fashion_pai", "fashion_unstructured")):
+        assert r[r.index("--results-dir") + 1] == str(out / "results" / name)
+        assert "--datasets" not in r  # only the paper run is narrowed to Fashion-MNIST
+    assert not any("weedout.bench" in c for c in calls.read_text().splitlines())
+
+
 def test_usage_error():
     proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True)
-    assert proc.returncode == 2 and "usage: scripts/gpu_run.sh [--dry-run] OUTDIR" in proc.stderr
+    assert proc.returncode == 2 and "usage: scripts/gpu_run.sh [--dry-run] [--no-bench] OUTDIR [RUN ...]" in proc.stderr
