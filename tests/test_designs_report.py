@@ -69,6 +69,27 @@ def test_a_changed_table_changes_the_conclusion(root):
     assert f"'{name}' holds under 1 of 2" in designs.designs_answer(root)
 
 
+def test_a_fashion_design_reads_as_its_cpu_twin(tmp_path):
+    """Issue 19, part 5: given the cpu runs' tables under the Fashion-MNIST runs' names, the
+    Fashion-MNIST designs of a conclusion read exactly what the cpu designs read."""
+    twins = {"cpu_pai": "fashion", "cpu_unstructured": "fashion_unstructured",
+             "cpu_rescaled": "fashion_rescaled",
+             "cpu_unstructured_rescaled": "fashion_unstructured_rescaled"}
+    for cpu, fashion in twins.items():
+        for name in (cpu, fashion):
+            shutil.copytree(ROOT / "results" / cpu, tmp_path / "results" / name,
+                            ignore=shutil.ignore_patterns("trials", "notebooks"))
+    table = designs.conclusions(tmp_path)
+    name = "unstructured random networks train worse than local ones"
+    for init in ("inherited", "rescaled"):
+        cpu, fashion = (_row(table, name, d)
+                        for d in (f"init {init}", f"Fashion-MNIST, init {init}"))
+        assert fashion.evidence == cpu.evidence and fashion.holds == cpu.holds
+        assert fashion.run == f"`{twins[cpu.run.strip('`')]}`"
+    assert "fashion_unstructured" not in designs.missing(tmp_path)
+    assert "fashion_pai_global_rescaled" in designs.missing(tmp_path)
+
+
 def test_the_split_table_is_the_first_layers_share_by_hand():
     """design_runs.split against a count from accuracy.csv's widths column ("kept1-kept2"):
     per network kept1 / (kept1 + kept2), then the mean over seeds, for every cell."""

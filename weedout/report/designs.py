@@ -4,7 +4,8 @@ the designs that could have decided it: the initialisation (`INIT`: the parent's
 weights, or every kept unit rescaled to its kept fan-in), the ranking of the saliency scores
 (within each layer at random's counts, or across the layers), the non-uniform allocation's
 budget (equal nodes or equal parameters), the weight masks' allocation (uniform or ERK) and the
-way a mask moves during training (re-search, SET-like or RigL-like drop-and-grow).
+way a mask moves during training (re-search, SET-like or RigL-like drop-and-grow); and the
+dataset: the conclusions beyond the paper again on real images, the Fashion-MNIST MLP.
 
 Every number comes from committed runs, paired by seed (same parents, data orders and, where
 the setting allows, the same draws). A conclusion "holds" under a design when the rule written
@@ -38,6 +39,12 @@ ALLOCATION = {"non-uniform": {"equal nodes": "cpu_structure",
 RANKING = {"within each layer": "cpu_pai", "across the layers": "cpu_pai_global"}
 MOVING = {"re-search": "cpu_throughout", "drop-and-grow, SET": "cpu_dst_set",
           "drop-and-grow, RigL": "cpu_dst_rigl"}
+# Issue 19, part 5: the conclusions that go beyond the paper, on real images (the Fashion-MNIST
+# MLP of `fashion`'s grid), each read as a design of its own under both initialisations.
+FASHION = "Fashion-MNIST"
+FASHION_LOCAL = {"inherited": "fashion", "rescaled": "fashion_rescaled"}
+FASHION_UNSTRUCTURED = "fashion_unstructured"
+FASHION_RANKING = {"within each layer": "fashion_pai", "across the layers": "fashion_pai_global"}
 
 
 def has(root: Path, *presets: str) -> bool:
@@ -90,7 +97,9 @@ def _row(conclusion: str, design: str, preset: str, evidence: str, holds: bool) 
 
 def _never_better(root: Path) -> list[dict]:
     out = []
-    for name, preset in {"paper's grid": "cpu", **STRUCTURES, "widths": "cpu_widths"}.items():
+    for name, preset in {"paper's grid": "cpu", **STRUCTURES, "widths": "cpu_widths",
+                         FASHION: FASHION_LOCAL["inherited"],
+                         f"{FASHION}, unstructured": FASHION_UNSTRUCTURED}.items():
         for init, suffix in INIT.items():
             if has(root, preset + suffix):
                 c = counts(study.table(root, preset + suffix, "stats").verdict)
@@ -106,6 +115,9 @@ def _structure_worse(root: Path) -> list[dict]:
         designs = {f"init {i}": (preset + s, LOCAL[i]) for i, s in INIT.items()}
         designs.update({a: (p, LOCAL["inherited"])
                         for a, p in ALLOCATION.get(name, {}).items() if p != preset})
+        if name == "unstructured":
+            designs.update({f"{FASHION}, init {i}": (FASHION_UNSTRUCTURED + s, FASHION_LOCAL[i])
+                            for i, s in INIT.items()})
         for design, (run, local) in designs.items():
             if has(root, run, local):
                 p = vs_local(root, run, local)
@@ -123,14 +135,24 @@ def _structure_worse(root: Path) -> list[dict]:
 
 def _saliency_not_better(root: Path) -> list[dict]:
     out = []
-    for ranking, preset in RANKING.items():
-        for control, ref in RANKING.items():
+    grids = {"": RANKING, **{f"{FASHION}, init {i}, ": {k: p + s
+                                                        for k, p in FASHION_RANKING.items()}
+                             for i, s in INIT.items()}}
+    for grid, ranks in grids.items():
+        out += _rankings_read(ranks, grid, root)
+    return out
+
+
+def _rankings_read(ranks: dict, grid: str, root: Path) -> list[dict]:
+    out = []
+    for ranking, preset in ranks.items():
+        for control, ref in ranks.items():
             if has(root, preset, ref):
                 t = saliency(against_random(root, preset, ref))
                 c = counts(t.verdict)
                 out.append(_row("a saliency score is no better than random (better at no more "
                                 f"than α = {ALPHA:g} of its method-levels)",
-                                f"ranked {ranking}, random {control}", preset,
+                                f"{grid}ranked {ranking}, random {control}", preset,
                                 f"{said(c)} of {len(t)} method-levels",
                                 c["better"] <= ALPHA * len(t)))
     return out
@@ -183,6 +205,8 @@ def wanted() -> list[str]:
     runs = [p + s for p in ("cpu", *STRUCTURES.values(), "cpu_widths") for s in INIT.values()]
     runs += [*LOCAL.values(), *[p for d in (*ALLOCATION.values(), RANKING, MOVING)
                                 for p in d.values()]]
+    runs += [p + s for p in (FASHION_LOCAL["inherited"], FASHION_UNSTRUCTURED,
+                             *FASHION_RANKING.values()) for s in INIT.values()]
     return list(dict.fromkeys(runs))
 
 
