@@ -106,3 +106,11 @@ def test_the_split_table_is_the_first_layers_share_by_hand():
             kept = np.array([[int(v) for v in w.split("-")] for w in g.widths])
             assert len(kept) == 10
             assert getattr(r, method) == f"{np.mean(kept[:, 0] / kept.sum(axis=1)):.2f}"
+
+
+def test_a_pair_across_cpu_models_says_so(tmp_path):
+    for preset, cpu in (("a", "AMD EPYC"), ("b", "AMD EPYC"), ("c", "Intel(R) Xeon(R)")):
+        (tmp_path / "results" / preset).mkdir(parents=True)
+        (tmp_path / "results" / preset / "run.json").write_text(f'{{"cpu": "{cpu}"}}')
+    assert designs.machines(tmp_path, "a", "b") == ""
+    assert designs.machines(tmp_path, "a", "c") == "; paired across machines (AMD EPYC / Intel(R) Xeon(R))"

@@ -86,6 +86,13 @@ def against_random(root: Path, preset: str, control: str) -> pd.DataFrame:
     return stats.pairs_table(rows, ["dataset", "model", "method"], ALPHA)
 
 
+def machines(root: Path, run: str, other: str) -> str:
+    """The note for a pair of runs made on two CPU models: single networks differ by up to a
+    couple of points from one model to another, and a pair across runs carries that spread."""
+    a, b = (study.run_of(root, p).get("cpu", "?") for p in (run, other))
+    return "" if a == b else f"; paired across machines ({a} / {b})"
+
+
 def saliency(table: pd.DataFrame) -> pd.DataFrame:
     return table[table.method.str.replace("_inverted", "").isin(SALIENCY)]
 
@@ -129,7 +136,8 @@ def _structure_worse(root: Path) -> list[dict]:
                                 f"{worst.diff_mean:+.1f} points ({worst.dataset} / "
                                 f"{worst.model}, {worst.sparsity:.0%}); parameters "
                                 f"{study.span(100 * (p.params / p.params_local - 1), '{:+.0f}%')}"
-                                " of the local ones'", (c["worse"] > 0) == WORSE[name]))
+                                " of the local ones'" + machines(root, run, local),
+                                (c["worse"] > 0) == WORSE[name]))
     return out
 
 
@@ -153,7 +161,8 @@ def _rankings_read(ranks: dict, grid: str, root: Path) -> list[dict]:
                 out.append(_row("a saliency score is no better than random (better at no more "
                                 f"than α = {ALPHA:g} of its method-levels)",
                                 f"{grid}ranked {ranking}, random {control}", preset,
-                                f"{said(c)} of {len(t)} method-levels",
+                                f"{said(c)} of {len(t)} method-levels"
+                                + machines(root, preset, ref),
                                 c["better"] <= ALPHA * len(t)))
     return out
 
