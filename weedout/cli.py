@@ -232,7 +232,7 @@ def _main(argv: list[str], progress: _Progress) -> int:
     (cfg.results_path / "notebooks").mkdir(parents=True, exist_ok=True)
     print(f"weedout: preset {cfg.preset}, config digest {cfg.digest()}, results in {cfg.results_path}")
     seconds, before = {}, run_record.run_json(cfg).get("stages") or {}
-    workers = None
+    workers, phases = None, {}
     if args.executor != "serial":
         progress.doing = f"the {args.executor} workers were"
         phases = _run_workers(args, cfg, only, slurm)
@@ -257,8 +257,7 @@ def _main(argv: list[str], progress: _Progress) -> int:
     after = run_record.run_json(cfg).get("stages", {})
     computed = any(after.get(k, {}).get("trials_computed", 0) > 0 and after.get(k) != before.get(k)
                    for k in ("search", "training"))
-    computed = computed or any(p["trials"] > 0 for k, p in (workers or {}).items()
-                               if k in trials.PHASES)
+    computed = computed or any(p["trials"] > 0 for p in phases.values())
     run_record.record_command(cfg, argv, seconds, time.time() - started, changed=computed,
                               workers=workers)
     print(f"done in {time.time() - started:.1f} s: tables in {cfg.results_path}, "

@@ -49,11 +49,12 @@ def sections(root: Path) -> list[tuple[str, str, str, str | None]]:
     for title, preset, axis, fig in RUNS:
         if not has(root, preset):
             continue
-        verdicts = (said(counts(study.table(root, preset, "stats").verdict)) if not axis
-                    else "")
-        text = (registry.get(axis).report(root, preset) if axis else
-                f"Weedout against random: {verdicts} (equivalent / inconclusive / better / "
-                "worse) of the levels.")
+        if axis:
+            text = registry.get(axis).report(root, preset)
+        else:
+            c = counts(study.table(root, preset, "stats").verdict)
+            text = (f"Weedout against random: {said(c)} (equivalent / inconclusive / better / "
+                    "worse) of the levels.")
         if fig == "split" and axis == "methods":  # the structure axis's report has weedout's
             text += ("\n\nThe first hidden layer's share of the kept nodes, mean over seeds (a "
                      "local mask keeps half in each layer):\n\n"
