@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from weedout import bench, data
+from weedout.report import speed, speedup
 from weedout.config import paths
 from weedout.core import masks, models, reference, scoring, search
 from weedout.pipeline import provenance
@@ -290,6 +291,38 @@ def test_bench_tiny_grid_agrees(capsys, tmp_path):
     assert all(saved["efficiency"][k]["fraction"] > 0 for k in ("search", "training"))
     assert saved["environment"]["engine"] == provenance.ENGINE_VERSION
     assert saved["command"].startswith("python -m weedout.bench --device cpu")
+
+
+def test_bench_workers_train_the_engines_networks(capsys, tmp_path):
+    """The grid on two worker processes of one thread each (as --executor local runs it) against
+    the engine in this process with two threads: the same masks, scores and weights, bit for
+    bit, and the workers' efficiency beside the engine's."""
+    out_json = tmp_path / "results" / "bench" / "cpu-workers.json"
+    assert bench.main("--device cpu --seeds 2 --candidates 4 --epochs 1 --sparsities 0.5 "
+                      f"--threads 2 --workers 2 --json {out_json}".split()) == 0
+    out = capsys.readouterr().out
+    assert "engine = workers, bit for bit: True" in out and "engine/workers" in out
+    saved = json.loads(out_json.read_text())
+    assert saved["workers_identical"] is True
+    assert set(saved["times"]) == {"naive", "baseline", "engine", "workers"}
+    assert saved["times"]["workers"]["training cpu"] > 0
+    assert saved["efficiency"]["training_workers"]["gflops"] == \
+        saved["efficiency"]["training"]["gflops"]
+    # the study's table and findings read the same file: the ratio, computed here by hand
+    e, w = saved["times"]["engine"], saved["times"]["workers"]
+    row = speed.render_workers(tmp_path).splitlines()[2]
+    assert f"**{e['end to end'] / w['end to end']:.2f}×**" in row and "| yes |" in row
+    r = speedup.runs(tmp_path)
+    assert r.workers_gain.iloc[0] == pytest.approx(e["training"] / w["training"])
+    assert "same bits in 1 of them" in speedup.speed_findings(tmp_path)
+
+
+@pytest.mark.parametrize("args, why", [("--threads 1 --workers 2", "--workers=2 is not allowed"),
+                                       ("--workers -1", "--workers=-1 is not allowed")])
+def test_bench_rejects_bad_workers_before_work(capsys, args, why):
+    assert bench.main(f"--device cpu --json none {args}".split()) == 2
+    err = capsys.readouterr().err
+    assert why in err and ("--threads (1)" in err or "a count" in err)
 
 
 def test_bench_rejects_bad_model_before_work(capsys):

@@ -1,10 +1,12 @@
-"""Side-by-side benchmark, `python -m weedout.bench`: one small grid run three times in one
-process, by the naive reference (weedout.core.reference: one network at a time, a DataLoader, masks
+"""Side-by-side benchmark, `python -m weedout.bench`: one small grid run each way in one run,
+by the naive reference (weedout.core.reference: one network at a time, a DataLoader, masks
 multiplied in, one forward per candidate), by the engine with the training step it had before
-issue 20 (`baseline`) and by the engine of today (batched scorer, stacked `train_stack`,
-physical compaction); checks that the naive reference and the engine agree (exit 1 if not) and
-that the baseline and the engine agree bit for bit (float32), and prints per-phase wall times,
-their ratios, peak memory, and the engine's efficiency: its achieved FLOP/s as a fraction of the
+issue 20 (`baseline`), by the engine of today (batched scorer, stacked `train_stack`, physical
+compaction) and, on a CPU with two or more threads, by today's engine on worker processes that
+share the threads (`workers`, as `--executor local` runs; `weedout.bench.workers`); checks that
+the naive reference and the engine agree (exit 1 if not) and that the baseline, the engine and
+the workers agree bit for bit (float32), and prints per-phase wall times, their ratios, peak
+memory, and the engine's efficiency: its achieved FLOP/s as a fraction of the
 machine's own rate for the same matmuls and convolutions, measured in the same run
 (`weedout.bench.rates`). All use the experiment's own parents, scoring batches, masks and data orders
 (`core.seeds.parent_params`, `scoring_batch`, the same `derive_seed` tags).
@@ -25,7 +27,7 @@ from .. import config, data
 from ..config import paths
 from ..core import models
 from ..pipeline import provenance
-from . import ways as bench_ways
+from . import ways as bench_ways, workers as bench_workers
 from .meters import Peak, hardware, latency_ms, load
 from .ways import WAYS
 
@@ -86,6 +88,9 @@ def parse(argv=None):
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--sparsities", type=float, nargs="+", default=[0.5, 0.75, 0.9])
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    p.add_argument("--workers", type=int, default=None, help="also run the engine's grid on this "
+                   "many processes sharing the threads, as --executor local does (default on a "
+                   "CPU: one per thread when there are two or more; 1 or 0: not run)")
     p.add_argument("--data-root", default=None)
     p.add_argument("--json", default=None, help="where to save timings and agreement (default: "
                    "build/bench/<device>-<dataset>-<model>.json; 'none' to skip). The README's "
@@ -109,6 +114,8 @@ def _setup(a):
     data.ensure_available(a.dataset, cfg.data_path)
     if a.train_subset is not None and a.train_subset < 1:
         raise ValueError(f"--train-subset={a.train_subset} is not allowed: a positive count")
+    if a.workers is not None and a.workers < 0:
+        raise ValueError(f"--workers={a.workers} is not allowed: a count, 0 or 1 to leave it out")
     if a.float64 and cfg.precision != "float32":
         raise ValueError("--float64 with --precision bfloat16 is not allowed: one or the other")
     dev = config.device_of(cfg)
@@ -123,15 +130,28 @@ def _setup(a):
     return cfg, dev, dset, arch
 
 
-def _measure(cfg, arch, dset, dev) -> tuple[dict, dict, dict]:
-    """Every way on a one-seed warm-up grid (untimed: allocator, kernels, lazy imports), then
-    on the grid: (times, peak memory, results) per way."""
+def _ways(a, dev: str, threads: int) -> dict:
+    """WAYS, and "workers" (the grid on worker processes) where asked or by default on a CPU
+    with two or more threads: as many workers as threads, one thread each."""
+    n = a.workers if a.workers is not None else (threads if dev == "cpu" else 0)
+    if n <= 1:
+        return dict(WAYS)
+    if dev != "cpu" or n > threads:
+        raise ValueError(f"--workers={n} is not allowed here: at most --threads ({threads}) "
+                         "worker processes, on a CPU (one GPU is one device)")
+    return {**WAYS, "workers": bench_workers.way(n, threads // n)}
+
+
+def _measure(cfg, arch, dset, dev, ways: dict) -> tuple[dict, dict, dict]:
+    """Every way on a one-seed warm-up grid (untimed: allocator, kernels, lazy imports, the
+    workers' start), then on the grid: (times, peak memory, results) per way. Peak memory is
+    this process's: the workers' own is not in it."""
     warm = dataclasses.replace(cfg, seeds=cfg.seeds[:1], sparsities=cfg.sparsities[:1],
                                candidates=4, epochs=1)
-    for fn in WAYS.values():
+    for fn in ways.values():
         fn(warm, arch, dset, dev)
     peaks, times, results = {}, {}, {}
-    for name, fn in WAYS.items():
+    for name, fn in ways.items():
         peak = Peak(dev)
         times[name], *results[name] = fn(cfg, arch, dset, dev)
         peaks[name] = peak.read()
@@ -142,12 +162,16 @@ def _measure(cfg, arch, dset, dev) -> tuple[dict, dict, dict]:
 
 
 def _print_times(times: dict, peaks: dict, dev: str) -> None:
+    w = "workers" in times
     print(f"\n{'phase (clock)':<18}{'naive s':>10}{'baseline s':>12}{'engine s':>10}"
-          f"{'naive/engine':>14}{'baseline/engine':>17}")
+          + (f"{'workers s':>11}" if w else "") + f"{'naive/engine':>14}{'baseline/engine':>17}"
+          + (f"{'engine/workers':>16}" if w else ""))
     for ph, n in sorted(times["naive"].items(), key=lambda kv: kv[0].endswith("cpu")):
         b, e = times["baseline"][ph], times["engine"][ph]
         label = ph[:-4] + " (CPU)" if ph.endswith(" cpu") else ph + " (wall)"
-        print(f"{label:<18}{n:>10.2f}{b:>12.2f}{e:>10.2f}{n / e:>13.1f}x{b / e:>16.2f}x")
+        k = times["workers"][ph] if w else None
+        print(f"{label:<18}{n:>10.2f}{b:>12.2f}{e:>10.2f}" + (f"{k:>11.2f}" if w else "")
+              + f"{n / e:>13.1f}x{b / e:>16.2f}x" + (f"{e / k:>15.2f}x" if w else ""))
     print(f"peak host memory ({Peak.how}): " + ", ".join(
         f"{k} {h:.0f} MiB (+{d:.0f} over its start)" for k, (h, d, _) in peaks.items()))
     if dev == "cuda":
@@ -174,20 +198,33 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     n, S = len(cfg.seeds), len(cfg.sparsities)
-    print(f"weedout benchmark: naive reference vs baseline (the engine before issue 20) vs engine, "
-          f"same grid, one process\n{hardware(dev)}\ngrid: {a.dataset} {a.model} "
+    print(f"weedout benchmark: naive reference vs baseline (the engine before issue 20) vs engine "
+          f"(vs the engine on worker processes where asked), same grid, one run\n{hardware(dev)}\ngrid: {a.dataset} {a.model} "
           f"{'-'.join(map(str, arch.widths))}, sparsities {cfg.sparsities}, {n} seeds, "
           f"{cfg.candidates} candidates, {cfg.epochs} epochs, batch {cfg.batch_size}, training in "
           f"{cfg.precision}: {n * S * cfg.candidates} candidates scored, {n * (1 + 2 * S)} networks "
           "trained")
-    times, peaks, results = _measure(cfg, arch, dset, dev)
+    threads = torch.get_num_threads()
+    try:
+        ways = _ways(a, dev, threads)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        times, peaks, results = _measure(cfg, arch, dset, dev, ways)
+    finally:
+        bench_workers.close()
     tol = bench_ways.tolerances(a.float64, cfg.precision, len(dset.y_test))
     ok, agreement = bench_ways.compare(*results["naive"], *results["engine"], len(dset.y_test), tol)
     identical = bench_ways.same_bits(*results["baseline"], *results["engine"])
+    workers_identical = (bench_ways.same_bits(*results["engine"], *results["workers"])
+                         if "workers" in results else None)
     _print_times(times, peaks, dev)
     print("\nagreement: " + "\n           ".join(agreement + ["OK" if ok else "DISAGREE"]))
     print(f"baseline = engine, bit for bit: {identical}"
           + ("" if cfg.precision == "float32" else " (the engine trains in bfloat16)"))
+    if workers_identical is not None:
+        print(f"engine = workers, bit for bit: {workers_identical}")
     eff = None if a.float64 else bench_ways.efficiency(cfg, arch, dset, dev, times)
     if eff:
         _print_efficiency(eff)
@@ -203,6 +240,7 @@ def main(argv=None) -> int:
             "times": times, "peak_mib": {k: {"host": h, "host_over_start": d, "device": g}
                                          for k, (h, d, g) in peaks.items()},
             "agree": ok, "agreement": agreement, "baseline_identical": identical,
+            "workers_identical": workers_identical,
             "efficiency": eff, "compaction": compact, "environment": provenance.environment(dev),
             "load_after": load(), "grid": {**vars(a), "widths": list(arch.widths),
                                             "batch_size": cfg.batch_size, "lr": cfg.lr},

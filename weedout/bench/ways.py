@@ -79,27 +79,40 @@ def run_naive(cfg, arch, dset, dev):
     return phases(t0, t1, stamp(dev)), chosen, final
 
 
+def search_seed(cfg, arch, dset, parent, batch, seed) -> dict:
+    """The engine's search of one seed at every level: {(sparsity, seed): (best mask, its
+    index, every candidate's score)}."""
+    score = scoring.scorer(arch, parent, *batch, kind=cfg.score)
+    out = {}
+    for s in cfg.sparsities:
+        found = search.random_search(_draw(arch, dset, seed, s, "search"), score, cfg.candidates)
+        out[s, seed] = (found.best, found.best_index, torch.tensor(found.scores, dtype=torch.float64))
+    return out
+
+
+def train_cell(cfg, arch, dset, parents, s, nets, epoch_fn=None) -> dict:
+    """One training cell (a level's networks, `_cells`) as one stacked model: {(sparsity,
+    method, seed): (final test accuracy, final test loss, (compacted arch, its parameters))}."""
+    seeds = [seed for _, seed, _ in nets]
+    unique = sorted(set(seeds))
+    keep = masks.cat([k if k is not None else masks.full(arch.widths) for _, _, k in nets])
+    carch, params = models.compact(arch, models.stack([parents[sd] for sd in unique]), keep,
+                                   torch.tensor([unique.index(sd) for sd in seeds]))
+    h = train_stack(carch, params, dset, seeds, cfg.schedule(), epoch_fn=epoch_fn)
+    return {(s, method, seed): (float(h["test_acc"][-1, m]), float(h["test_loss"][-1, m]),
+                                (carch, [p[m] for p in h["params"]]))
+            for m, (method, seed, _) in enumerate(nets)}
+
+
 def run_engine(cfg, arch, dset, dev, epoch_fn=None):
     """The engine on the grid; `epoch_fn`: the training step (`train_stack`'s; None: today's)."""
     parents, batches = _grid(cfg, arch, dset)
-    sched = cfg.schedule()
     t0, chosen = stamp(dev), {}
     for seed in cfg.seeds:
-        score = scoring.scorer(arch, parents[seed], *batches[seed], kind=cfg.score)
-        for s in cfg.sparsities:
-            found = search.random_search(_draw(arch, dset, seed, s, "search"), score, cfg.candidates)
-            chosen[s, seed] = (found.best, found.best_index, torch.tensor(found.scores, dtype=torch.float64))
+        chosen.update(search_seed(cfg, arch, dset, parents[seed], batches[seed], seed))
     t1, final = stamp(dev), {}
     for s, nets in _cells(cfg, chosen, arch, dset):
-        seeds = [seed for _, seed, _ in nets]
-        unique = sorted(set(seeds))
-        keep = masks.cat([k if k is not None else masks.full(arch.widths) for _, _, k in nets])
-        carch, params = models.compact(arch, models.stack([parents[sd] for sd in unique]), keep,
-                                       torch.tensor([unique.index(sd) for sd in seeds]))
-        h = train_stack(carch, params, dset, seeds, sched, epoch_fn=epoch_fn)
-        for m, (method, seed, _) in enumerate(nets):
-            final[s, method, seed] = (float(h["test_acc"][-1, m]), float(h["test_loss"][-1, m]),
-                                      (carch, [p[m] for p in h["params"]]))
+        final.update(train_cell(cfg, arch, dset, parents, s, nets, epoch_fn))
     return phases(t0, t1, stamp(dev)), chosen, final
 
 
@@ -137,7 +150,8 @@ def same_bits(chosen_a, final_a, chosen_b, final_b) -> bool:
 
 def efficiency(cfg, arch, dset, dev, times: dict) -> dict:
     """The engine's search and training against the machine's rate for their operations
-    (`weedout.bench.rates`), measured now; `training_baseline`: the baseline's training fraction."""
+    (`weedout.bench.rates`), measured now in this process; `training_baseline`: the baseline's
+    training fraction, `training_workers`: the worker processes' (`weedout.bench.workers`)."""
     n_train, n_test = dset.x_train.shape[0], dset.x_test.shape[0]
     engine, base = times["engine"], times.get("baseline")
     flops, ideal = rates.search_ideal(arch, cfg.sparsities, cfg.candidates, cfg.score_batch,
@@ -151,4 +165,7 @@ def efficiency(cfg, arch, dset, dev, times: dict) -> dict:
     if base is not None and cfg.precision == "float32":
         out["training_baseline"] = rates.efficiency(flops, ideal, base["training"],
                                                     base["training cpu"])
+    if "workers" in times:  # the same FLOPs on worker processes (may exceed one process's rate)
+        out["training_workers"] = rates.efficiency(flops, ideal, times["workers"]["training"],
+                                                   times["workers"]["training cpu"])
     return out

@@ -53,6 +53,35 @@ def _speed_row(b: dict) -> str:
             f"{_agreement(b)} | {host} |")
 
 
+def render_workers(root: Path = paths.ROOT) -> str:
+    """The files that also ran the grid on worker processes (`weedout.bench.workers`, as
+    `--executor local` runs): the engine in one process with all threads against the workers
+    sharing them, wall clock (the two use the same cores), with whether they give the same bits."""
+    lines = ["| command | device | engine, one process: search, training | workers: search, "
+             "training | one process / workers (search, training) | same bits | training "
+             "efficiency, one process → workers |", "|---|---|---:|---:|---:|---|---:|"]
+    for f in sorted((root / "results" / "bench").glob("*.json")):
+        b = json.loads(f.read_text())
+        if "workers" not in b["times"]:
+            continue
+        e, w, env = b["times"]["engine"], b["times"]["workers"], b["environment"]
+        eff = b.get("efficiency") or {}
+        lines.append(
+            f"| `{b['command'].strip()}` | {env['cpu']} ({env['cpu_count']} cores, "
+            f"{env['torch_threads']} threads) | {e['search']:.1f} s, {e['training']:.1f} s | "
+            f"{w['search']:.1f} s, {w['training']:.1f} s | **{e['end to end'] / w['end to end']:.2f}×**"
+            f" ({e['search'] / w['search']:.2f}×, {e['training'] / w['training']:.2f}×) | "
+            f"{'yes' if b.get('workers_identical') else 'no'} | "
+            + (f"{eff['training']['fraction']:.0%} → {eff['training_workers']['fraction']:.0%}"
+               if "training_workers" in eff else "n/a") + " |")
+    if len(lines) == 2:
+        return "No benchmark file has run the grid on worker processes yet."
+    return "\n".join(lines + ["", "Wall clock. The workers are as many processes as the engine "
+                               "has threads, one thread each; their efficiency is read against "
+                               "the machine's rate measured in one process with all threads, so "
+                               "it can pass 100%."])
+
+
 def render_speed(root: Path = paths.ROOT) -> str:
     files = sorted((root / "results" / "bench").glob("*.json"))
     lines = ["| command | device | naive | engine | ratio (search, training) | training: engine "

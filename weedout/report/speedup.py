@@ -15,6 +15,9 @@ from matplotlib.figure import Figure
 from . import speed, study
 
 PARTS = ("end to end", "search", "training")
+# The benchmark's ways, as plotted: colour and legend label.
+WAYS = {"naive": ("0.6", "naive"), "baseline": ("#56B4E9", "engine before issue 20"),
+        "engine": ("#D55E00", "engine"), "workers": ("#009E73", "engine on worker processes")}
 
 
 def benches(root: Path) -> list[tuple[Path, dict]]:
@@ -51,6 +54,13 @@ def runs(root: Path) -> pd.DataFrame:
             "step_gain": (t["baseline"]["training" + c] / t["engine"]["training" + c]
                           if "baseline" in t else float("nan")),
             "same_bits": b.get("baseline_identical"),
+            # one process with every thread / worker processes sharing them: wall clock (the
+            # workers' CPU seconds are theirs, the engine's a process's)
+            "workers_gain": (t["engine"]["training"] / t["workers"]["training"]
+                             if "workers" in t else float("nan")),
+            "workers_end_to_end": (t["engine"]["end to end"] / t["workers"]["end to end"]
+                                   if "workers" in t else float("nan")),
+            "workers_same_bits": b.get("workers_identical"),
             **{f"efficiency {k}": eff[k][frac] if k in eff else float("nan")
                for k in ("search", "training", "training_baseline")}})
     return pd.DataFrame(rows)
@@ -62,23 +72,22 @@ def plot_times(root: Path) -> Figure:
     rows = [{"run": re.sub(r"--json \S+", "", b["command"].replace("python -m weedout.bench", ""))
              .strip() or "(defaults)", "machine": b["environment"]["cpu"], "way": way,
              **{p: b["times"][way][p] for p in PARTS[1:]}}
-            for _, b in benches(root) for way in ("naive", "baseline", "engine") if way in b["times"]]
+            for _, b in benches(root) for way in WAYS if way in b["times"]]
     t = pd.DataFrame(rows)
     labels = list(dict.fromkeys(t.machine + ": " + t.run))
     fig = Figure(figsize=(10, 0.8 + 0.5 * len(labels)), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
-    ways = (("naive", "0.6"), ("baseline", "#56B4E9"), ("engine", "#D55E00"))
+    h = 0.8 / len(WAYS)
     for ax, part in zip(axes, PARTS[1:]):
-        for k, (way, colour) in enumerate(ways):
+        for k, (way, (colour, label)) in enumerate(WAYS.items()):
             g = t[t.way == way]
-            y = [labels.index(m + ": " + r) + 0.27 * k for m, r in zip(g.machine, g.run)]
-            ax.barh(y, g[part], height=0.27, color=colour,
-                    label="engine before issue 20" if way == "baseline" else way)
+            y = [labels.index(m + ": " + r) + h * k for m, r in zip(g.machine, g.run)]
+            ax.barh(y, g[part], height=h, color=colour, label=label)
         ax.set_xscale("log")
         ax.set(xlabel=f"{part}: wall time (s, log scale)", title=part)
-    axes[0].set_yticks([i + 0.27 for i in range(len(labels))], labels, fontsize=7)
+    axes[0].set_yticks([i + 0.4 - h / 2 for i in range(len(labels))], labels, fontsize=7)
     axes[0].invert_yaxis()
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=8)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize=8)
     return fig
 
 
@@ -112,7 +121,19 @@ def speed_findings(root: Path) -> str:
         f"shapes: search {_by_machine(r, 'efficiency search', '{:.0%}')}; training "
         f"{_by_machine(r, 'efficiency training', '{:.0%}')} (before issue 20: "
         f"{_by_machine(r, 'efficiency training_baseline', '{:.0%}')}). Runs in bfloat16: "
-        f"{int((r.precision == 'bfloat16').sum())}."])
+        f"{int((r.precision == 'bfloat16').sum())}.", _workers_line(r)])
+
+
+def _workers_line(r: pd.DataFrame) -> str:
+    w = r[r.workers_gain.notna()]
+    if w.empty:
+        return "- **Worker processes**: no benchmark file has run them yet."
+    return (f"- **Worker processes** (as many as the engine's threads, one thread each, as "
+            f"`--executor local` runs): the training runs at "
+            f"{_by_machine(w, 'workers_gain', '{:.2f}×')} the speed of one process using every "
+            f"thread, end to end {_by_machine(w, 'workers_end_to_end', '{:.2f}×')} (wall clock, "
+            f"{len(w)} runs), with the same bits in "
+            f"{int(w.workers_same_bits.fillna(False).astype(bool).sum())} of them.")
 
 
 def speed_answer(root: Path) -> str:
