@@ -143,7 +143,17 @@ def speed_answer(root: Path) -> str:
             f"faster than the naive reference ({', '.join(sorted(set(r.machine)))}), agrees with "
             f"it in float64 ({int(f64.agree.sum())} of {len(f64)} runs), and trains at "
             f"{study.span(r['efficiency training'].dropna(), '{:.0%}')} of the machine's own rate "
-            "where that was measured.")
+            "where that was measured." + _workers_clause(r))
+
+
+def _workers_clause(r: pd.DataFrame) -> str:
+    w = r[r.workers_gain.notna()]
+    if w.empty:
+        return ""
+    return (f" On worker processes sharing the cores, as `--executor local` runs, its training "
+            f"runs {study.span(w.workers_gain, '{:.2f}')} times as fast as in one process, with "
+            f"the same bits in {int(w.workers_same_bits.fillna(False).astype(bool).sum())} of "
+            f"{len(w)} runs.")
 
 
 def provenance(root: Path) -> str:
