@@ -144,8 +144,8 @@ def _ways(a, dev: str, threads: int) -> dict:
 
 def _measure(cfg, arch, dset, dev, ways: dict) -> tuple[dict, dict, dict]:
     """Every way on a one-seed warm-up grid (untimed: allocator, kernels, lazy imports, the
-    workers' start), then on the grid: (times, peak memory, results) per way. Peak memory is
-    this process's: the workers' own is not in it."""
+    workers' start), then on the grid: (times, peak memory, results) per way (peak memory: of
+    the ways run in this process, so not of the workers)."""
     warm = dataclasses.replace(cfg, seeds=cfg.seeds[:1], sparsities=cfg.sparsities[:1],
                                candidates=4, epochs=1)
     for fn in ways.values():
@@ -154,7 +154,8 @@ def _measure(cfg, arch, dset, dev, ways: dict) -> tuple[dict, dict, dict]:
     for name, fn in ways.items():
         peak = Peak(dev)
         times[name], *results[name] = fn(cfg, arch, dset, dev)
-        peaks[name] = peak.read()
+        if name != "workers":  # Peak reads this process; the workers' memory is their own
+            peaks[name] = peak.read()
         for clock in ("", " cpu"):
             t = times[name]
             t["end to end" + clock] = t["search" + clock] + t["training" + clock]
@@ -173,7 +174,8 @@ def _print_times(times: dict, peaks: dict, dev: str) -> None:
         print(f"{label:<18}{n:>10.2f}{b:>12.2f}{e:>10.2f}" + (f"{k:>11.2f}" if w else "")
               + f"{n / e:>13.1f}x{b / e:>16.2f}x" + (f"{e / k:>15.2f}x" if w else ""))
     print(f"peak host memory ({Peak.how}): " + ", ".join(
-        f"{k} {h:.0f} MiB (+{d:.0f} over its start)" for k, (h, d, _) in peaks.items()))
+        f"{k} {h:.0f} MiB (+{d:.0f} over its start)" for k, (h, d, _) in peaks.items())
+        + ("; the workers' processes: not measured" if w else ""))
     if dev == "cuda":
         print("peak device memory (torch.cuda.max_memory_allocated): " + ", ".join(
             f"{k} {g:.0f} MiB" for k, (_, _, g) in peaks.items()))
@@ -199,7 +201,8 @@ def main(argv=None) -> int:
         return 2
     n, S = len(cfg.seeds), len(cfg.sparsities)
     print(f"weedout benchmark: naive reference vs baseline (the engine before issue 20) vs engine "
-          f"(vs the engine on worker processes where asked), same grid, one run\n{hardware(dev)}\ngrid: {a.dataset} {a.model} "
+          f"(vs the engine on worker processes where asked), same grid, one run\n"
+          f"{hardware(dev)}\ngrid: {a.dataset} {a.model} "
           f"{'-'.join(map(str, arch.widths))}, sparsities {cfg.sparsities}, {n} seeds, "
           f"{cfg.candidates} candidates, {cfg.epochs} epochs, batch {cfg.batch_size}, training in "
           f"{cfg.precision}: {n * S * cfg.candidates} candidates scored, {n * (1 + 2 * S)} networks "

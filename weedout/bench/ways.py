@@ -86,7 +86,8 @@ def search_seed(cfg, arch, dset, parent, batch, seed) -> dict:
     out = {}
     for s in cfg.sparsities:
         found = search.random_search(_draw(arch, dset, seed, s, "search"), score, cfg.candidates)
-        out[s, seed] = (found.best, found.best_index, torch.tensor(found.scores, dtype=torch.float64))
+        out[s, seed] = (found.best, found.best_index,
+                        torch.tensor(found.scores, dtype=torch.float64))
     return out
 
 
