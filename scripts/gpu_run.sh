@@ -138,8 +138,11 @@ for prec in float32 bfloat16; do
             if [ "$BF16" != 1 ]; then skip "$name" "no bfloat16 units on $DEV"; continue; fi
         fi
         # In a dry run BENCH_ARGS (toy sizes) come last and win over the grid's own sizes.
+        # --workers 0: one GPU is one device (worker processes are a CPU way); the dry run on a
+        # CPU leaves them out too, so that its bench steps time what the GPU's do.
         step "$name" "$BENCH_LIMIT" "$PY" -m weedout.bench --device "$DEV" --dataset "$ds" \
-            --model "$model" --precision $prec "$@" "${BENCH_ARGS[@]}" --json "$OUT/bench/$json.json"
+            --model "$model" --precision $prec --workers 0 "$@" "${BENCH_ARGS[@]}" \
+            --json "$OUT/bench/$json.json"
     done
 done
 
