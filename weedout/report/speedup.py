@@ -124,16 +124,21 @@ def speed_findings(root: Path) -> str:
         f"{int((r.precision == 'bfloat16').sum())}.", _workers_line(r)])
 
 
-def _workers_line(r: pd.DataFrame) -> str:
+def _workers(r: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The runs that timed worker processes, and in how many of them they gave the same bits."""
     w = r[r.workers_gain.notna()]
+    return w, int(w.workers_same_bits.fillna(False).astype(bool).sum())
+
+
+def _workers_line(r: pd.DataFrame) -> str:
+    w, same = _workers(r)
     if w.empty:
         return "- **Worker processes**: no benchmark file has run them yet."
     return (f"- **Worker processes** (as many as the engine's threads, one thread each, as "
             f"`--executor local` runs): the training runs at "
             f"{_by_machine(w, 'workers_gain', '{:.2f}×')} the speed of one process using every "
             f"thread, end to end {_by_machine(w, 'workers_end_to_end', '{:.2f}×')} (wall clock, "
-            f"{len(w)} runs), with the same bits in "
-            f"{int(w.workers_same_bits.fillna(False).astype(bool).sum())} of them.")
+            f"{len(w)} runs), with the same bits in {same} of them.")
 
 
 def speed_answer(root: Path) -> str:
@@ -147,13 +152,12 @@ def speed_answer(root: Path) -> str:
 
 
 def _workers_clause(r: pd.DataFrame) -> str:
-    w = r[r.workers_gain.notna()]
+    w, same = _workers(r)
     if w.empty:
         return ""
     return (f" On worker processes sharing the cores, as `--executor local` runs, its training "
             f"runs {study.span(w.workers_gain, '{:.2f}')} times as fast as in one process, with "
-            f"the same bits in {int(w.workers_same_bits.fillna(False).astype(bool).sum())} of "
-            f"{len(w)} runs.")
+            f"the same bits in {same} of {len(w)} runs.")
 
 
 def provenance(root: Path) -> str:
