@@ -114,3 +114,39 @@ def test_a_pair_across_cpu_models_says_so(tmp_path):
         (tmp_path / "results" / preset / "run.json").write_text(f'{{"cpu": "{cpu}"}}')
     assert designs.machines(tmp_path, "a", "b") == ""
     assert designs.machines(tmp_path, "a", "c") == "; paired across machines (AMD EPYC / Intel(R) Xeon(R))"
+
+
+def test_a_fashion_structure_run_is_paired_with_fashions_local_networks():
+    """The structure report of a Fashion-MNIST run pairs it with `fashion`'s local networks
+    (the cpu runs have no Fashion-MNIST cell), and its random Δ per level equals a paired
+    difference computed by hand from the two accuracy.csv files."""
+    from weedout.axes import registry, structure
+    assert structure.local_preset({"config": {"datasets": ["fashion_mnist"]}}) == "fashion"
+    assert structure.local_preset({"config": {"datasets": ["fashion_mnist"],
+                                              "init": "rescaled"}}) == "fashion_rescaled"
+    assert structure.local_preset({"config": {"datasets": ["digits", "mnist1d"]}}) == "cpu_pai"
+    text = registry.get("structure").report(ROOT, "fashion_unstructured")
+    assert "local networks from `fashion` (made on Intel" in text
+    mine = pd.read_csv(ROOT / "results" / "fashion_unstructured" / "accuracy.csv")
+    local = pd.read_csv(ROOT / "results" / "fashion" / "accuracy.csv")
+    rows = [r for r in text.splitlines() if r.startswith("| fashion_mnist / mlp | ")
+            and r.split("|")[2].strip().endswith("%")]
+    assert len(rows) == 9
+    for r in rows:
+        level = float(r.split("|")[2].strip().rstrip("%")) / 100
+        pick = lambda t: t[(t.model == "mlp") & (t.method == "random")  # noqa: E731
+                           & np.isclose(t.sparsity, level)].set_index("seed").test_acc
+        diff = 100 * (pick(mine) - pick(local)).mean()
+        assert float(r.split("|")[4].split("(")[0]) == pytest.approx(diff, abs=0.051)
+
+
+def test_a_structure_run_without_a_shared_cell_says_so(tmp_path):
+    """A structure run whose cells the local run does not have gets a line, not a crash."""
+    from weedout.axes import registry
+    for preset in ("fashion_unstructured", "fashion"):
+        shutil.copytree(ROOT / "results" / preset, tmp_path / "results" / preset,
+                        ignore=shutil.ignore_patterns("trials", "notebooks"))
+    acc = pd.read_csv(tmp_path / "results" / "fashion" / "accuracy.csv")
+    acc[acc.model != "mlp"].to_csv(tmp_path / "results" / "fashion" / "accuracy.csv", index=False)
+    assert registry.get("structure").report(tmp_path, "fashion_unstructured") == (
+        "No cell of `fashion_unstructured` is in `fashion` to compare with.")

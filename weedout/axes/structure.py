@@ -23,12 +23,19 @@ from .base import Axis, committed
 
 LOCAL_PRESET = "cpu_pai"  # the local networks the other structures are paired with
 LOCAL_RESCALED = "cpu_rescaled"  # ... and those of a run whose sub-networks are rescaled
+# A run on Fashion-MNIST (issue 19's `fashion_*` presets) is paired with the local networks of
+# `fashion`'s grid, the cpu runs having no Fashion-MNIST cell: per initialisation.
+FASHION_LOCAL = {"inherited": "fashion", "rescaled": "fashion_rescaled"}
 
 
 def local_preset(run: dict) -> str:
-    """The committed local run a structure run is paired with: the same initialisation."""
-    rescaled = run.get("config", {}).get("init") == "rescaled"
-    return LOCAL_RESCALED if rescaled else LOCAL_PRESET
+    """The committed local run a structure run is paired with: the same initialisation, and
+    for a run on Fashion-MNIST alone the `fashion` grid's networks."""
+    cfg = run.get("config", {})
+    init = "rescaled" if cfg.get("init") == "rescaled" else "inherited"
+    if list(cfg.get("datasets", ())) == ["fashion_mnist"]:
+        return FASHION_LOCAL[init]
+    return LOCAL_RESCALED if init == "rescaled" else LOCAL_PRESET
 
 
 def allocation(accuracy):
@@ -51,10 +58,21 @@ def verdict_counts(v: pd.Series) -> str:
     return " / ".join(str(int(v.str.endswith(n).sum())) for n in names)
 
 
-def _vs_local(preset: str, run: dict, name: str, st: pd.DataFrame, pairs: pd.DataFrame) -> list:
+def across_machines(root: Path, run: dict) -> str:
+    """The note for a run paired with local networks made on another CPU model (`fashion`'s
+    were made on an Intel Xeon): single networks differ by up to a couple of points from one
+    model to another, and a pair across runs carries that spread."""
+    got = committed(root, local_preset(run))
+    theirs, mine = ("?" if isinstance(got, str) else got[1].get("cpu", "?")), run.get("cpu", "?")
+    return "" if theirs == mine else f" (made on {theirs}, this run on {mine}: paired across machines)"
+
+
+def _vs_local(root: Path, preset: str, run: dict, name: str, st: pd.DataFrame,
+              pairs: pd.DataFrame) -> list:
     """Evidence line and one row per dataset x model: weedout vs random under structure `name`
     (stats.csv), and its networks vs the local ones of `local_preset` (`pairs`), per method."""
-    lines = [f"From {fmt.evidence(preset, run)}; local networks from `{local_preset(run)}`.", "",
+    lines = [f"From {fmt.evidence(preset, run)}; local networks from `{local_preset(run)}`"
+             f"{across_machines(root, run)}.", "",
              f"| dataset / model | weedout vs random, {name}: equivalent / inconclusive / "
              f"better / worse | smallest p (Holm) | {name} vs local, random: equivalent / "
              "inconclusive / better / worse | the same, weedout |", "|---|---|---:|---|---|"]
@@ -76,8 +94,10 @@ def _runs(root: Path, preset: str):
     if not local.exists():
         return f"No committed `{local_preset(run)}` run to compare with."
     acc = pd.read_csv(folder / "accuracy.csv")
-    return (folder, run, pd.read_csv(folder / "stats.csv"), acc,
-            comparison.paired_runs(pd.read_csv(local), acc))
+    pairs = comparison.paired_runs(pd.read_csv(local), acc)
+    if pairs.empty:
+        return f"No cell of `{preset}` is in `{local_preset(run)}` to compare with."
+    return folder, run, pd.read_csv(folder / "stats.csv"), acc, pairs
 
 
 def render_structure(root: Path, preset: str, name: str) -> str:
@@ -89,7 +109,7 @@ def render_structure(root: Path, preset: str, name: str) -> str:
         return got
     _, run, st, _, pairs = got
     nodes = name != "unstructured"  # weight masks keep every node
-    lines = _vs_local(preset, run, name, st, pairs)
+    lines = _vs_local(root, preset, run, name, st, pairs)
     lines += ["", f"Per level: {'kept nodes per layer and ' if nodes else 'nonzero '}parameters "
               f"({name} vs local), and test accuracy {name} − local (pp, paired by seed, 95% "
               "CI, Holm p):", "",
@@ -115,7 +135,7 @@ def render_global(root: Path, preset: str) -> str:
     if isinstance(got, str):
         return got
     _, run, st, acc, pairs = got
-    lines = _vs_local(preset, run, "global", st, pairs)
+    lines = _vs_local(root, preset, run, "global", st, pairs)
     alloc = allocation(acc).set_index(["dataset", "model", "sparsity", "method"])
     lines += ["", f"Per level: mean kept nodes per layer over the seeds (the local split in "
               f"`{local_preset(run)}` is even), the first layer's share (mean ± sd over seeds), and "

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..analysis import comparison, stats
 from ..axes import registry
+from ..axes import structure as structure_axis
 from ..viz import fmt
 from . import study
 
@@ -42,7 +43,7 @@ MOVING = {"re-search": "cpu_throughout", "drop-and-grow, SET": "cpu_dst_set",
 # Issue 19, part 5: the conclusions that go beyond the paper, on real images (the Fashion-MNIST
 # MLP of `fashion`'s grid), each read as a design of its own under both initialisations.
 FASHION = "Fashion-MNIST"
-FASHION_LOCAL = {"inherited": "fashion", "rescaled": "fashion_rescaled"}
+FASHION_LOCAL = structure_axis.FASHION_LOCAL
 FASHION_UNSTRUCTURED = "fashion_unstructured"
 FASHION_RANKING = {"within each layer": "fashion_pai", "across the layers": "fashion_pai_global"}
 
