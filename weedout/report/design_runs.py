@@ -26,7 +26,22 @@ RUNS = (("Rescaled: the paper's grid, the local networks of the rescaled runs", 
         ("ERK weight masks", "cpu_unstructured_erk", "structure", "accuracy_vs_sparsity"),
         ("Drop-and-grow, SET-like", "cpu_dst_set", "search_every", "throughout"),
         ("Drop-and-grow, RigL-like", "cpu_dst_rigl", "search_every", "throughout"),
-        ("Saliency ranked across the layers", "cpu_pai_global", "methods", "split"))
+        ("Saliency ranked across the layers", "cpu_pai_global", "methods", "split"),
+        # part 5: the same designs on real images, the Fashion-MNIST MLP of `fashion`'s grid
+        ("Fashion-MNIST: saliency ranked within each layer", "fashion_pai", "methods",
+         "methods_vs_sparsity"),
+        ("Fashion-MNIST: saliency ranked across the layers", "fashion_pai_global", "methods",
+         "split"),
+        ("Fashion-MNIST: unstructured", "fashion_unstructured", "structure",
+         "accuracy_vs_sparsity"),
+        ("Fashion-MNIST rescaled: the local networks", "fashion_rescaled", None,
+         "accuracy_vs_sparsity"),
+        ("Fashion-MNIST rescaled: saliency ranked within each layer", "fashion_pai_rescaled",
+         "methods", "methods_vs_sparsity"),
+        ("Fashion-MNIST rescaled: saliency ranked across the layers",
+         "fashion_pai_global_rescaled", "methods", "split"),
+        ("Fashion-MNIST rescaled: unstructured", "fashion_unstructured_rescaled", "structure",
+         "accuracy_vs_sparsity"))
 
 
 def split(root: Path, preset: str) -> pd.DataFrame:
