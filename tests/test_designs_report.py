@@ -150,3 +150,27 @@ def test_a_structure_run_without_a_shared_cell_says_so(tmp_path):
     acc[acc.model != "mlp"].to_csv(tmp_path / "results" / "fashion" / "accuracy.csv", index=False)
     assert registry.get("structure").report(tmp_path, "fashion_unstructured") == (
         "No cell of `fashion_unstructured` is in `fashion` to compare with.")
+
+
+@pytest.mark.parametrize("preset", ["cpu_pai_global", "fashion_pai_global"])
+def test_the_collapse_line_counts_by_hand(preset):
+    """design_runs.collapses against a count from accuracy.csv's widths ("kept1-kept2") per
+    network: a method-level collapses when the mean over seeds of a layer's kept nodes is under
+    5% of the mean total; each is looked up in methods.csv for its verdict."""
+    from weedout.report import design_runs
+    acc = pd.read_csv(ROOT / "results" / preset / "accuracy.csv")
+    verdicts = pd.read_csv(ROOT / "results" / preset / "methods.csv").set_index(
+        ["dataset", "model", "sparsity", "method"]).verdict
+    collapsed = worse_too = 0
+    for key, verdict in verdicts.items():
+        g = acc[(acc.dataset == key[0]) & (acc.model == key[1]) & np.isclose(acc.sparsity, key[2])
+                & (acc.method == key[3])]
+        kept = np.array([[int(v) for v in w.split("-")] for w in g.widths]).mean(axis=0)
+        if kept.min() < 0.05 * kept.sum():
+            collapsed += 1
+            worse_too += verdict == "worse"
+    assert collapsed > 0
+    assert design_runs.collapses(ROOT, preset) == (
+        "Layer collapse (a hidden layer left with under 5% of the kept nodes, mean over seeds): "
+        f"{collapsed} of {len(verdicts)} method-levels, {worse_too} of them worse than this run's "
+        f"random networks; {int((verdicts == 'worse').sum())} method-levels are worse in all.")

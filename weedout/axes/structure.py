@@ -64,7 +64,8 @@ def across_machines(root: Path, run: dict) -> str:
     model to another, and a pair across runs carries that spread."""
     got = committed(root, local_preset(run))
     theirs, mine = ("?" if isinstance(got, str) else got[1].get("cpu", "?")), run.get("cpu", "?")
-    return "" if theirs == mine else f" (made on {theirs}, this run on {mine}: paired across machines)"
+    return ("" if theirs == mine
+            else f" (made on {theirs}, this run on {mine}: paired across machines)")
 
 
 def _vs_local(root: Path, preset: str, run: dict, name: str, st: pd.DataFrame,

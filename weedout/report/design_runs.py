@@ -55,6 +55,23 @@ def split(root: Path, preset: str) -> pd.DataFrame:
         lambda c: c.map("{:.2f}".format) if c.dtype.kind == "f" else c)
 
 
+def collapses(root: Path, preset: str, floor: float = 0.05) -> str:
+    """The line on layer collapse in a run of saliency scores ranked across the layers: the
+    method-levels whose mean split leaves a hidden layer under `floor` of the kept nodes, how
+    many of them are worse than the run's random control (methods.csv), and how many worse
+    method-levels there are in all."""
+    split = allocation(study.table(root, preset, "accuracy"))
+    kept = split.kept_mean.str.split("-", expand=True).astype(float)
+    split["collapsed"] = kept.min(axis=1) / kept.sum(axis=1) < floor
+    keys = ["dataset", "model", "sparsity", "method"]
+    t = study.table(root, preset, "methods").merge(split[keys + ["collapsed"]], on=keys)
+    worse = t.verdict == "worse"
+    return (f"Layer collapse (a hidden layer left with under {floor:.0%} of the kept nodes, mean "
+            f"over seeds): {int(t.collapsed.sum())} of {len(t)} method-levels, "
+            f"{int((t.collapsed & worse).sum())} of them worse than this run's random networks; "
+            f"{int(worse.sum())} method-levels are worse in all.")
+
+
 def sections(root: Path) -> list[tuple[str, str, str, str | None]]:
     """(title, preset, Markdown, figure name) of every committed run of RUNS: the report of the
     axis that shows it, or weedout's verdicts against random for the plain grid; under a run of
@@ -73,7 +90,7 @@ def sections(root: Path) -> list[tuple[str, str, str, str | None]]:
         if fig == "split" and axis == "methods":  # the structure axis's report has weedout's
             text += ("\n\nThe first hidden layer's share of the kept nodes, mean over seeds (a "
                      "local mask keeps half in each layer):\n\n"
-                     + tables.to_markdown(split(root, preset)))
+                     + tables.to_markdown(split(root, preset)) + "\n\n" + collapses(root, preset))
         shown = fig if fig and (Path(root) / "figures" / preset / f"{fig}.png").exists() else None
         out.append((title, preset, text, shown))
     return out
