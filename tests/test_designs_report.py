@@ -174,3 +174,26 @@ def test_the_collapse_line_counts_by_hand(preset):
         "Layer collapse (a hidden layer left with under 5% of the kept nodes, mean over seeds): "
         f"{collapsed} of {len(verdicts)} method-levels, {worse_too} of them worse than this run's "
         f"random networks; {int((verdicts == 'worse').sum())} method-levels are worse in all.")
+
+
+def test_the_rankings_table_on_its_diagonal_is_the_pipelines_methods_table():
+    """designs.rankings, where scores and random control come from one run (cpu_pai,
+    cpu_pai_global, fashion_pai, fashion_pai_global), against the verdicts the analysis stage
+    wrote to that run's methods.csv for the saliency scores and their inverted twins."""
+    table = designs.rankings(ROOT)
+    grids = {**{(k, "cpu"): v for k, v in designs.RANKING.items()},
+             **{(k, "fashion"): v for k, v in designs.FASHION_RANKING.items()}}
+    seen = 0
+    for (ranking, grid), preset in grids.items():
+        m = designs.saliency(pd.read_csv(ROOT / "results" / preset / "methods.csv"))
+        m = m[m.model == "mlp"]
+        for ds, g in m.groupby("dataset"):
+            row = table[(table["scores ranked"] == ranking) & (table.random == ranking)
+                        & (table["dataset / model"] == f"{ds} / mlp")]
+            assert len(row) == 1, (preset, ds)
+            assert row["method-levels"].item() == len(g)
+            for verdict in ("equivalent", "inconclusive", "better", "worse"):
+                n = g.verdict.str.endswith(verdict).sum()  # "better" may read "weedout better"
+                assert row[verdict].item() == n, (preset, ds, verdict)
+            seen += 1
+    assert seen == 6  # digits and MNIST-1D under two rankings, Fashion-MNIST under two

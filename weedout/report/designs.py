@@ -14,6 +14,7 @@ named by `missing`.
 """
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pandas as pd
@@ -255,12 +256,12 @@ def rankings(root: Path) -> pd.DataFrame:
     """Per ranking of the saliency scores and random control: the verdicts of every score
     against that control, per dataset and model (`against_random`)."""
     rows = []
-    for ranking, preset in RANKING.items():
-        for control, ref in RANKING.items():
+    for grid in (RANKING, FASHION_RANKING):  # the cpu grid's MLPs, then Fashion-MNIST's
+        for (ranking, preset), (control, ref) in itertools.product(grid.items(), repeat=2):
             if has(root, preset, ref):
                 for (ds, model), g in saliency(against_random(root, preset, ref)).groupby(
                         ["dataset", "model"]):
-                    if not has(root, RANKING["across the layers"]) or model == "mlp":
+                    if not has(root, grid["across the layers"]) or model == "mlp":
                         rows.append({"scores ranked": ranking, "random": control,
                                      "dataset / model": f"{ds} / {model}",
                                      **counts(g.verdict), "method-levels": len(g)})
