@@ -143,8 +143,8 @@ PRESETS["cpu_pai_global"] = dataclasses.replace(
 # (256-256, 5 seeds, 9 levels, 100 candidates): the comparators ranked within each layer and
 # across the layers, and weight masks against node masks, each under both initialisations
 # (the rescaled control is refused under INIT = rescaled, so those runs have no controls). A
-# comparator run takes most of an hour on 2 CPU cores with local workers (fashion_pai's
-# run.json); a GPU does them faster (scripts/gpu_run.sh takes presets). `fashion_rescaled`:
+# comparator run takes half an hour to an hour on 2 CPU cores with local workers (their
+# run.json files); a GPU does them faster (scripts/gpu_run.sh takes presets). `fashion_rescaled`:
 # the local MLP networks the rescaled runs are paired with (the inherited ones are `fashion`'s).
 _FASHION_MLP = dataclasses.replace(PRESETS["fashion"], models=("mlp",))
 PRESETS["fashion_rescaled"] = dataclasses.replace(_FASHION_MLP, preset="fashion_rescaled",
