@@ -41,7 +41,8 @@ def local_preset(run: dict) -> str:
 def allocation(accuracy):
     """Per dataset x model x sparsity x method of a run's sparse networks: the mean kept nodes
     of every hidden layer over the seeds ("51.2-50.8"), and the mean share of the first layer
-    (where a global search moves the budget, if anywhere)."""
+    (where a global search moves the budget, if anywhere); `smallest_share`, the smallest layer's
+    share of those mean kept nodes (a layer collapse when small: `design_runs.collapses`)."""
     acc = accuracy[accuracy.sparsity > 0]
     layers = acc.widths.str.split("-", expand=True).astype(float)
     share = layers[0] / layers.sum(axis=1)
@@ -49,7 +50,8 @@ def allocation(accuracy):
     mean = layers.groupby(keys).mean()
     return pd.DataFrame({"kept_mean": mean.apply(lambda r: "-".join(f"{v:.1f}" for v in r), axis=1),
                          "first_share": share.groupby(keys).mean(),
-                         "first_share_sd": share.groupby(keys).std()}).reset_index()
+                         "first_share_sd": share.groupby(keys).std(),
+                         "smallest_share": mean.min(axis=1) / mean.sum(axis=1)}).reset_index()
 
 
 def verdict_counts(v: pd.Series) -> str:

@@ -61,8 +61,7 @@ def collapses(root: Path, preset: str, floor: float = 0.05) -> str:
     many of them are worse than the run's random control (methods.csv), and how many worse
     method-levels there are in all."""
     split = allocation(study.table(root, preset, "accuracy"))
-    kept = split.kept_mean.str.split("-", expand=True).astype(float)
-    split["collapsed"] = kept.min(axis=1) / kept.sum(axis=1) < floor
+    split["collapsed"] = split.smallest_share < floor
     keys = ["dataset", "model", "sparsity", "method"]
     t = study.table(root, preset, "methods").merge(split[keys + ["collapsed"]], on=keys)
     worse = t.verdict == "worse"
