@@ -199,7 +199,12 @@ def sgd_step(params: list, grads: list, state: dict, sched: Schedule, lr: float)
     the same operations in the same order (tests/test_speed.py compares the two), with fewer
     passes and calls: the weight decay goes into the fresh gradients in place rather than into
     copies, and each operation is one call over all parameters (torch._foreach_*). The
-    momentum buffers live in `state`, which starts empty (the first step copies the gradient)."""
+    momentum buffers live in `state`, which starts empty (the first step copies the gradient).
+    Not fused: neither torch._fused_sgd_ nor this step under torch.compile (inductor, gcc,
+    torch 2.14, any floating-point contraction flag) gives these bits after one step. Eager's
+    add with alpha is one fused multiply-add per element (float32 alpha), its momentum update
+    two roundings; their kernels round differently, and the engine fingerprint and the
+    stacked = alone = naive tests hold only for the same bits."""
     if sched.weight_decay != 0:
         torch._foreach_add_(grads, params, alpha=sched.weight_decay)
     if sched.momentum != 0:
