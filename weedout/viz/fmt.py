@@ -52,6 +52,20 @@ def signed(x: float, digits: int = 3) -> str:
     return f"{(v if v != 0 else 0.0):+.{digits}f}"  # never "-0.000"
 
 
+def resumed(run: dict) -> str:
+    """", which computed k of the n training trials ..." when the last command found some
+    training trials already on disk (an interrupted run, resumed): its time is then not the
+    whole run's."""
+    cmd, training = run.get("command", {}), run.get("stages", {}).get("training", {})
+    n = training.get("records", {}).get("n")
+    workers = cmd.get("workers")
+    done = workers["train"]["trials"] if workers else training.get("trials_computed")
+    if n is None or done is None or done >= n:
+        return ""
+    return (f", which computed {done} of the {n} training trials (the others were on disk "
+            "from an earlier, interrupted command)")
+
+
 def evidence(preset: str, run: dict) -> str:
     """One line: what ran, on what, for how long, with which code."""
     cfg = run.get("config", {})
@@ -59,7 +73,7 @@ def evidence(preset: str, run: dict) -> str:
     cmd = run.get("command", {})
     stages = run.get("stages", {}).values()
     if "total_seconds" in cmd:
-        took = f"{minutes(cmd['total_seconds'])} for `{' '.join(cmd['argv'])}`"
+        took = f"{minutes(cmd['total_seconds'])} for `{' '.join(cmd['argv'])}`{resumed(run)}"
     elif stages and all(s.get("trials_computed", 1) == 0 for s in stages):
         # the stages only rebuilt tables from records an earlier command computed: their
         # seconds are not the compute time (the README's text gives that)
