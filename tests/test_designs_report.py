@@ -54,6 +54,14 @@ def test_a_conclusion_read_under_both_initialisations(root):
     assert "`cpu_global_rescaled`" in answer and "`cpu`," not in answer
 
 
+def test_with_every_run_committed_the_answer_has_nothing_pending():
+    """Every run the report reads is committed (designs.missing is empty): the one-line answer
+    neither says "so far" nor lists runs not yet made."""
+    assert designs.missing(ROOT) == []
+    answer = designs.designs_answer(ROOT)
+    assert "so far" not in answer and "not run yet" not in answer and answer.endswith(".")
+
+
 def test_a_changed_table_changes_the_conclusion(root):
     """One level of the rescaled twin made a 'weedout better' verdict: the conclusion no longer
     holds there, the summary says so, and the inherited run's row is untouched."""

@@ -243,12 +243,12 @@ def holds_markdown(table: pd.DataFrame) -> str:
 def designs_answer(root: Path) -> str:
     t = holds(conclusions(root))
     read = t[t["read under"] > 1]
-    moved = read[~read["holds under all"]]
-    text = (f"Of {len(t)} conclusions, {len(read)} could be read under more than one design so "
-            f"far and {len(read) - len(moved)} of those hold under every one"
+    moved, gone = read[~read["holds under all"]], missing(root)
+    text = (f"Of {len(t)} conclusions, {len(read)} could be read under more than one design"
+            f"{' so far' if gone else ''} and {len(read) - len(moved)} of those hold under every "
+            "one"
             + "".join(f"; '{r[0]}' holds under {r[2]} of {r[1]}"
                       for r in moved.itertuples(index=False)))
-    gone = missing(root)
     return text + (f" (not run yet: {', '.join(f'`{p}`' for p in gone)})." if gone else ".")
 
 
